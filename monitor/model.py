@@ -1,0 +1,129 @@
+"""Frozen value types for the data that flows: Item -> Match -> Alert."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+#: The item fields a rule can look at, in the order evidence is reported.
+TEXT_FIELDS = ("title", "summary", "content", "source", "url", "author", "tags")
+
+
+@dataclass(frozen=True, kw_only=True)
+class Item:
+    """One news item from any source, normalised: text is plain (no markup), dates are UTC."""
+
+    source: str
+    title: str
+    url: str
+    summary: str = ""
+    content: str = ""
+    published: datetime | None = None
+    guid: str = ""
+    author: str = ""
+    tags: tuple[str, ...] = ()
+
+    def field_text(self, name: str) -> str:
+        """The text of one matchable field; tags are joined so that each is a separate phrase."""
+        if name == "tags":
+            return " | ".join(self.tags)
+        value = getattr(self, name)
+        return value if isinstance(value, str) else ""
+
+
+@dataclass(frozen=True, kw_only=True)
+class Evidence:
+    """Why a rule matched: one term, the field it was found in, and the span of the match."""
+
+    term: str
+    field: str
+    start: int
+    end: int
+    text: str
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "term": self.term,
+            "field": self.field,
+            "start": self.start,
+            "end": self.end,
+            "text": self.text,
+        }
+
+
+@dataclass(frozen=True, kw_only=True)
+class Match:
+    """A rule that holds for an item, with the evidence that made it hold."""
+
+    rule: str
+    item: Item
+    evidence: tuple[Evidence, ...]
+
+
+@dataclass(frozen=True, kw_only=True)
+class Alert:
+    """What a channel delivers: a match rendered down to plain values.
+
+    ``key`` is stable for a (rule, item) pair; channels use it as the idempotency key so that a
+    receiver can drop the one duplicate an interrupted send may cause.
+    """
+
+    key: str
+    rule: str
+    title: str
+    url: str
+    source: str
+    published: datetime | None
+    summary: str
+    matched: tuple[Evidence, ...] = field(default=())
+    severity: str = "info"
+
+    @classmethod
+    def from_match(cls, match: Match, item_key: str) -> Alert:
+        digest = hashlib.sha256(f"{match.rule}\x00{item_key}".encode()).hexdigest()[:32]
+        item = match.item
+        return cls(
+            key=digest,
+            rule=match.rule,
+            title=item.title,
+            url=item.url,
+            source=item.source,
+            published=item.published,
+            summary=item.summary,
+            matched=match.evidence,
+        )
+
+    def as_dict(self) -> dict[str, Any]:
+        """The JSON-ready form: the webhook payload and the stored outbox row."""
+        return {
+            "id": self.key,
+            "rule": self.rule,
+            "title": self.title,
+            "url": self.url,
+            "source": self.source,
+            "published": self.published.isoformat() if self.published else None,
+            "summary": self.summary,
+            "severity": self.severity,
+            "matched": [e.as_dict() for e in self.matched],
+        }
+
+    def to_json(self) -> str:
+        return json.dumps(self.as_dict(), ensure_ascii=False, sort_keys=True)
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> Alert:
+        published = data.get("published")
+        return cls(
+            key=data["id"],
+            rule=data["rule"],
+            title=data["title"],
+            url=data["url"],
+            source=data["source"],
+            published=datetime.fromisoformat(published) if published else None,
+            summary=data.get("summary", ""),
+            severity=data.get("severity", "info"),
+            matched=tuple(Evidence(**e) for e in data.get("matched", [])),
+        )
