@@ -127,3 +127,26 @@ class Alert:
             severity=data.get("severity", "info"),
             matched=tuple(Evidence(**e) for e in data.get("matched", [])),
         )
+
+
+@dataclass(frozen=True, kw_only=True)
+class KeyedItem:
+    """An item with its identity keys, most specific first (guid, canonical URL, title hash).
+
+    ``keys[0]`` names the item; an item is already seen when any of its keys is stored.
+    """
+
+    item: Item
+    keys: tuple[str, ...]
+
+    @property
+    def key(self) -> str:
+        return self.keys[0]
+
+
+@dataclass(frozen=True, kw_only=True)
+class Outgoing:
+    """An alert and the channels it must reach; each channel gets its own delivery row."""
+
+    alert: Alert
+    channels: tuple[str, ...]

@@ -1,0 +1,233 @@
+"""The typed shape of monitor.yaml: strict, frozen pydantic models; unknown keys are errors.
+
+Durations are written as ``90s``, ``10m``, ``2h`` or ``1d`` and become ``timedelta`` here, so no
+other module parses them. Strict mode keeps YAML 1.1 surprises (``no`` -> False, ``0012`` -> 12)
+from being coerced silently into a string field.
+"""
+
+from __future__ import annotations
+
+import re
+from datetime import timedelta
+from typing import Annotated, Any, Literal
+from urllib.parse import urlsplit
+
+from pydantic import (
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Discriminator,
+    Field,
+    Tag,
+    field_validator,
+    model_validator,
+)
+
+NAME_PATTERN = r"^[a-z0-9][a-z0-9_-]{0,63}$"
+_DURATION = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(ms|s|m|h|d)\s*$")
+_UNITS = {"ms": 0.001, "s": 1, "m": 60, "h": 3600, "d": 86400}
+
+
+def parse_duration(value: Any) -> timedelta:
+    """``10m`` -> 10 minutes; a bare number is seconds. Anything else is an error, never a default."""
+    if isinstance(value, timedelta):
+        return value
+    if isinstance(value, bool):
+        raise ValueError("expected a duration such as 90s, 10m, 2h or 1d")
+    if isinstance(value, int | float):
+        seconds = float(value)
+    elif isinstance(value, str) and (m := _DURATION.match(value)):
+        seconds = float(m.group(1)) * _UNITS[m.group(2)]
+    else:
+        raise ValueError(f"invalid duration {value!r}: expected a duration such as 90s, 10m, 2h or 1d")
+    if seconds <= 0:
+        raise ValueError("a duration must be greater than zero")
+    return timedelta(seconds=seconds)
+
+
+Duration = Annotated[timedelta, BeforeValidator(parse_duration)]
+
+
+def _http_url(value: str) -> str:
+    parts = urlsplit(value)
+    if parts.scheme not in ("http", "https") or not parts.hostname:
+        raise ValueError(f"must be an http:// or https:// URL, got {value!r}")
+    return value
+
+
+HttpUrl = Annotated[str, BeforeValidator(lambda v: _http_url(v) if isinstance(v, str) else v)]
+
+
+class Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True, strict=True)
+
+
+class SmtpSettings(Strict):
+    host: str
+    port: int = 587
+    starttls: bool = True
+    #: implicit TLS from the first byte (port 465); exclusive with starttls
+    tls: bool = False
+    username: str | None = None
+    password: str | None = None
+    timeout: Duration = timedelta(seconds=30)
+    #: a CA bundle for relays with a private certificate authority
+    ca_file: str | None = None
+
+    @model_validator(mode="after")
+    def _one_tls_mode(self) -> SmtpSettings:
+        if self.tls and self.starttls:
+            raise ValueError("choose either tls (implicit TLS) or starttls, not both")
+        if (self.username is None) != (self.password is None):
+            raise ValueError("username and password go together")
+        return self
+
+
+class Selectors(Strict):
+    """CSS selectors for a page source; ``link`` and ``date`` may end in ``@attribute``."""
+
+    item: str
+    title: str
+    link: str = "a@href"
+    summary: str | None = None
+    date: str | None = None
+
+
+class SourceBase(Strict):
+    name: str = Field(pattern=NAME_PATTERN)
+    every: Duration | None = None
+    #: on a source's first fetch: alert on what is already there, or only record it as seen
+    first_fetch: Literal["alert", "baseline"] | None = None
+
+
+class FeedSource(SourceBase):
+    feed: HttpUrl
+
+
+class PageSource(SourceBase):
+    page: HttpUrl
+    select: Selectors
+
+
+class SlackChannel(Strict):
+    slack: HttpUrl
+
+
+class EmailAddresses(Strict):
+    to: list[str] = Field(min_length=1)
+    from_: str = Field(alias="from")
+
+    @field_validator("to", "from_")
+    @classmethod
+    def _no_header_breaks(cls, value: Any) -> Any:
+        values = value if isinstance(value, list) else [value]
+        for address in values:
+            if "\r" in address or "\n" in address or "@" not in address:
+                raise ValueError(f"invalid email address {address!r}")
+        return value
+
+
+class EmailChannel(Strict):
+    email: EmailAddresses
+
+
+class WebhookChannel(Strict):
+    webhook: HttpUrl
+    secret: str | None = None
+    headers: dict[str, str] = Field(default_factory=dict)
+
+
+class ConsoleOptions(Strict):
+    format: Literal["text", "json"] = "text"
+
+
+class ConsoleChannel(Strict):
+    console: Annotated[
+        ConsoleOptions,
+        BeforeValidator(lambda v: {} if v is True or v is None else v),
+    ] = ConsoleOptions()
+
+
+CHANNEL_KINDS = ("slack", "email", "webhook", "console")
+
+
+def _channel_kind(value: Any) -> str | None:
+    if isinstance(value, BaseModel):
+        return next(k for k in CHANNEL_KINDS if hasattr(value, k))
+    if isinstance(value, dict):
+        kinds = [k for k in CHANNEL_KINDS if k in value]
+        return kinds[0] if len(kinds) == 1 else None
+    return None
+
+
+Channel = Annotated[
+    Annotated[SlackChannel, Tag("slack")]
+    | Annotated[EmailChannel, Tag("email")]
+    | Annotated[WebhookChannel, Tag("webhook")]
+    | Annotated[ConsoleChannel, Tag("console")],
+    Discriminator(
+        _channel_kind,
+        custom_error_type="channel_kind",
+        custom_error_message="a channel needs exactly one of: " + ", ".join(CHANNEL_KINDS),
+    ),
+]
+
+
+def _source_kind(value: Any) -> str | None:
+    if isinstance(value, BaseModel):
+        return "feed" if hasattr(value, "feed") else "page"
+    if isinstance(value, dict):
+        kinds = [k for k in ("feed", "page") if k in value]
+        return kinds[0] if len(kinds) == 1 else None
+    return None
+
+
+Source = Annotated[
+    Annotated[FeedSource, Tag("feed")] | Annotated[PageSource, Tag("page")],
+    Discriminator(
+        _source_kind,
+        custom_error_type="source_kind",
+        custom_error_message="a source needs exactly one of: feed, page",
+    ),
+]
+
+
+class Defaults(Strict):
+    every: Duration = timedelta(minutes=10)
+    first_fetch: Literal["alert", "baseline"] = "alert"
+    #: total deadline of one request, from connect to the last byte
+    timeout: Duration = timedelta(seconds=30)
+    #: cap on the decoded body of one response, in bytes
+    max_body_bytes: int = Field(default=10 * 1024 * 1024, gt=0)
+    #: requests in flight at once, over all sources
+    concurrency: int = Field(default=20, gt=0)
+    #: a delivery still failing after this long is dead-lettered
+    delivery_max_age: Duration = timedelta(hours=24)
+
+
+class Settings(Strict):
+    state: str = "state/monitor.db"
+    rules: str = "rules/"
+    smtp: SmtpSettings | None = None
+    defaults: Defaults = Defaults()
+    sources: list[Source] = Field(default_factory=list)
+    channels: dict[Annotated[str, Field(pattern=NAME_PATTERN)], Channel] = Field(
+        default_factory=dict
+    )
+
+    @model_validator(mode="after")
+    def _unique_source_names(self) -> Settings:
+        seen: set[str] = set()
+        for source in self.sources:
+            if source.name in seen:
+                raise ValueError(f"duplicate source name {source.name!r}")
+            seen.add(source.name)
+        if self.smtp is None and any(isinstance(c, EmailChannel) for c in self.channels.values()):
+            raise ValueError("an email channel needs the smtp: settings")
+        return self
+
+    def every(self, source: FeedSource | PageSource) -> timedelta:
+        return source.every or self.defaults.every
+
+    def first_fetch(self, source: FeedSource | PageSource) -> str:
+        return source.first_fetch or self.defaults.first_fetch
