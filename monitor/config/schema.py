@@ -29,7 +29,7 @@ _UNITS = {"ms": 0.001, "s": 1, "m": 60, "h": 3600, "d": 86400}
 
 
 def parse_duration(value: Any) -> timedelta:
-    """``10m`` -> 10 minutes; a bare number is seconds. Anything else is an error, never a default."""
+    """``10m`` -> 10 minutes; a bare number is seconds; anything else is an error, not a default."""
     if isinstance(value, timedelta):
         return value
     if isinstance(value, bool):
@@ -39,7 +39,9 @@ def parse_duration(value: Any) -> timedelta:
     elif isinstance(value, str) and (m := _DURATION.match(value)):
         seconds = float(m.group(1)) * _UNITS[m.group(2)]
     else:
-        raise ValueError(f"invalid duration {value!r}: expected a duration such as 90s, 10m, 2h or 1d")
+        raise ValueError(
+            f"invalid duration {value!r}: expected a duration such as 90s, 10m, 2h or 1d"
+        )
     if seconds <= 0:
         raise ValueError("a duration must be greater than zero")
     return timedelta(seconds=seconds)

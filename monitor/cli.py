@@ -1,0 +1,186 @@
+"""The ``monitor`` command: argument handling and output only; the work lives elsewhere."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import sys
+from pathlib import Path
+from typing import Any
+
+import click
+
+from monitor import __version__
+from monitor.config import load_config, load_rules, load_settings
+from monitor.errors import ConfigError, MonitorError
+from monitor.logs import setup_logging
+
+DEFAULT_CONFIG = "monitor.yaml"
+
+
+class ReportedError(click.ClickException):
+    """A MonitorError shown as ``Error: ...`` with exit code 1, without a traceback."""
+
+    exit_code = 1
+
+
+def config_path(ctx: click.Context) -> Path:
+    given = ctx.obj.get("config") or os.environ.get("MONITOR_CONFIG") or DEFAULT_CONFIG
+    return Path(given)
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.option(
+    "--config",
+    "-c",
+    type=click.Path(dir_okay=False),
+    help="Config file (default: $MONITOR_CONFIG, else ./monitor.yaml).",
+)
+@click.option("-v", "--verbose", count=True, help="More log output on stderr (-v, -vv).")
+@click.version_option(__version__, prog_name="monitor")
+@click.pass_context
+def cli(ctx: click.Context, config: str | None, verbose: int) -> None:
+    """Watch news feeds and pages, match items against rules, send alerts."""
+    ctx.ensure_object(dict)
+    ctx.obj["config"] = config
+    setup_logging(verbose)
+
+
+def _load(ctx: click.Context) -> Any:
+    try:
+        return load_config(config_path(ctx))
+    except ConfigError as exc:
+        for problem in exc.problems:
+            click.echo(str(problem), err=True)
+        raise ReportedError(f"{len(exc.problems)} problem(s) in the configuration") from exc
+
+
+@cli.command()
+@click.pass_context
+def validate(ctx: click.Context) -> None:
+    """Check monitor.yaml and every rule file; print path:line:col: message per problem."""
+    path = config_path(ctx)
+    problems = []
+    rules_count = 0
+    try:
+        settings = load_settings(path)
+    except ConfigError as exc:
+        problems.extend(exc.problems)
+        settings = None
+    if settings is not None:
+        try:
+            rules_count = len(load_rules(path.parent / settings.rules, set(settings.channels)))
+        except ConfigError as exc:
+            problems.extend(exc.problems)
+    for problem in problems:
+        click.echo(str(problem))
+    if problems:
+        raise ReportedError(f"{len(problems)} problem(s) found")
+    assert settings is not None
+    click.echo(
+        f"ok: {path}: {len(settings.sources)} sources, {len(settings.channels)} channels, "
+        f"{rules_count} rules"
+    )
+
+
+@cli.command()
+@click.pass_context
+def check(ctx: click.Context) -> None:
+    """Poll every source once, match, deliver, then exit."""
+    from monitor.service import check_once, instance_lock
+
+    config = _load(ctx)
+
+    try:
+        with instance_lock(config):
+            outcomes, report = asyncio.run(check_once(config, stdout=sys.stdout))
+    except MonitorError as exc:
+        raise ReportedError(str(exc)) from exc
+    failed = 0
+    for outcome in outcomes:
+        if outcome.status == "error":
+            failed += 1
+            click.echo(f"{outcome.source}: error: {outcome.error}")
+            continue
+        line = f"{outcome.source}: {outcome.status}"
+        if outcome.status == "ok":
+            line += f", {outcome.items} items, {outcome.new_items} new, {outcome.alerts} alerts"
+        if outcome.warning:
+            line += f" (warning: {outcome.warning})"
+        click.echo(line)
+    click.echo(
+        f"checked {len(outcomes)} sources ({failed} failed); "
+        f"delivered {report.sent}, retrying {report.retrying}, dead {report.dead}"
+    )
+
+
+@cli.command()
+@click.pass_context
+def run(ctx: click.Context) -> None:
+    """Run the daemon: poll each source on its schedule until SIGTERM or SIGINT."""
+    from monitor.daemon import Daemon
+    from monitor.service import instance_lock
+
+    config = _load(ctx)
+    try:
+        with instance_lock(config):
+            asyncio.run(Daemon(config, stdout=sys.stdout).run())
+    except MonitorError as exc:
+        raise ReportedError(str(exc)) from exc
+
+
+@cli.command("test-rule")
+@click.argument("name")
+@click.option("--text", help="Match the rule against this text, taken as a headline.")
+@click.option(
+    "--file",
+    "file_",
+    type=click.Path(exists=True, dir_okay=False),
+    help="A feed, an HTML page or a text file.",
+)
+@click.option("--url", help="Fetch a feed or page and match every item in it.")
+@click.option("--json", "as_json", is_flag=True, help="One JSON object per item.")
+@click.pass_context
+def test_rule(
+    ctx: click.Context,
+    name: str,
+    text: str | None,
+    file_: str | None,
+    url: str | None,
+    as_json: bool,
+) -> None:
+    """Explain a rule against a text, a file or a URL: which items match, and why."""
+    from monitor.explain import explain_items, items_from_file, items_from_text, items_from_url
+
+    config = _load(ctx)
+    rule = next((r for r in config.rules if r.name == name), None)
+    if rule is None:
+        known = ", ".join(r.name for r in config.rules) or "none"
+        raise ReportedError(f"no rule named {name!r} (rules: {known})")
+    if sum(x is not None for x in (text, file_, url)) != 1:
+        raise click.UsageError("give exactly one of --text, --file or --url")
+    try:
+        if text is not None:
+            items = items_from_text(text)
+        elif file_ is not None:
+            items = items_from_file(Path(file_))
+        else:
+            assert url is not None
+            items = asyncio.run(items_from_url(url))
+    except MonitorError as exc:
+        raise ReportedError(str(exc)) from exc
+    results = explain_items(rule, items)
+    matched = 0
+    for result in results:
+        matched += result.matched
+        if as_json:
+            click.echo(json.dumps(result.as_dict(), ensure_ascii=False))
+        else:
+            click.echo(result.render())
+    if not as_json:
+        click.echo(f"{matched} of {len(results)} items match {name}")
+
+
+def main() -> None:
+    cli(prog_name="monitor")

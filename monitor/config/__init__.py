@@ -1,0 +1,103 @@
+"""monitor.yaml and the rule files -> validated, typed values; all problems reported at once."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+from pydantic import BaseModel, ValidationError
+
+from monitor.config import schema
+from monitor.config.schema import Settings
+from monitor.config.yamlfile import read_yaml, validation_problems
+from monitor.errors import ConfigError, Problem
+from monitor.match.syntax import Rule, parse_rules
+
+RULE_SUFFIXES = (".yaml", ".yml")
+
+
+def _vocabulary() -> set[str]:
+    words: set[str] = set()
+    for value in vars(schema).values():
+        if isinstance(value, type) and issubclass(value, BaseModel):
+            for name, info in value.model_fields.items():
+                words.add(info.alias or name)
+    return words
+
+
+@dataclass(frozen=True)
+class Config:
+    """Everything a run needs: settings, rules, and the folder relative paths start from."""
+
+    path: Path
+    settings: Settings
+    rules: tuple[Rule, ...]
+
+    @property
+    def base_dir(self) -> Path:
+        return self.path.parent
+
+    @property
+    def rules_dir(self) -> Path:
+        return self.base_dir / self.settings.rules
+
+
+def load_settings(path: Path) -> Settings:
+    if not path.exists():
+        raise ConfigError.single(str(path), 1, 1, "config file not found")
+    doc = read_yaml(path, interpolate=True)
+    if doc.data is None:
+        doc.data = {}
+    if not isinstance(doc.data, dict):
+        raise ConfigError.single(str(path), 1, 1, "monitor.yaml must be a mapping of settings")
+    try:
+        return Settings.model_validate(doc.data)
+    except ValidationError as exc:
+        raise ConfigError(validation_problems(doc, exc, _vocabulary())) from exc
+
+
+def rule_files(rules_dir: Path) -> list[Path]:
+    return sorted(p for p in rules_dir.rglob("*") if p.suffix in RULE_SUFFIXES and p.is_file())
+
+
+def load_rules(rules_dir: Path, channels: set[str]) -> tuple[Rule, ...]:
+    """Every rule in ``rules_dir``; a problem in any file fails the whole load, nothing partial."""
+    if not rules_dir.is_dir():
+        raise ConfigError.single(str(rules_dir), 1, 1, "rules folder not found")
+    problems: list[Problem] = []
+    rules: list[Rule] = []
+    first_seen: dict[str, Rule] = {}
+    for path in rule_files(rules_dir):
+        try:
+            doc = read_yaml(path)
+        except ConfigError as exc:
+            problems.extend(exc.problems)
+            continue
+        if doc.data is None:
+            continue
+        found, file_problems = parse_rules(doc, channels)
+        problems.extend(file_problems)
+        for rule in found:
+            if rule.name in first_seen:
+                other = first_seen[rule.name]
+                problems.append(
+                    Problem(
+                        rule.path,
+                        rule.line,
+                        1,
+                        f"duplicate rule name {rule.name!r} (also at {other.path}:{other.line})",
+                    )
+                )
+                continue
+            first_seen[rule.name] = rule
+            rules.append(rule)
+    if problems:
+        raise ConfigError(problems)
+    return tuple(rules)
+
+
+def load_config(path: Path) -> Config:
+    """Settings and rules together; problems in both are reported in one error."""
+    settings = load_settings(path)
+    rules = load_rules(path.parent / settings.rules, set(settings.channels))
+    return Config(path=path, settings=settings, rules=rules)

@@ -1,0 +1,3 @@
+from monitor.fetch.client import Fetcher, FetchResult
+
+__all__ = ["FetchResult", "Fetcher"]

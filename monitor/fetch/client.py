@@ -1,0 +1,156 @@
+"""One shared HTTP client for every source: limits, conditional GET, classified errors.
+
+feedparser and the page parser never fetch: they get the bytes this module read under its limits.
+The body cap counts decoded bytes (a gzip bomb stops at the cap), and the deadline covers the whole
+request, because httpx's own read timeout restarts with every chunk a slow server drips.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import email.utils
+import logging
+from dataclasses import dataclass
+from datetime import UTC, datetime
+
+import httpx
+
+from monitor import __version__
+from monitor.errors import FetchError, FetchErrorKind
+
+logger = logging.getLogger(__name__)
+
+USER_AGENT = f"news-monitor/{__version__} (+https://github.com/news-monitor/news-monitor)"
+MAX_REDIRECTS = 5
+
+
+@dataclass(frozen=True, kw_only=True)
+class FetchResult:
+    url: str
+    status: int
+    body: bytes
+    headers: dict[str, str]
+
+    @property
+    def not_modified(self) -> bool:
+        return self.status == 304
+
+    @property
+    def etag(self) -> str | None:
+        return self.headers.get("etag")
+
+    @property
+    def last_modified(self) -> str | None:
+        return self.headers.get("last-modified")
+
+
+def parse_retry_after(value: str | None, *, now: datetime | None = None) -> float | None:
+    """Seconds from a ``Retry-After`` header, given as seconds or as an HTTP date."""
+    if not value:
+        return None
+    value = value.strip()
+    if value.isdigit():
+        return float(value)
+    try:
+        when = email.utils.parsedate_to_datetime(value)
+    except (TypeError, ValueError):
+        return None
+    if when.tzinfo is None:
+        when = when.replace(tzinfo=UTC)
+    return max(0.0, (when - (now or datetime.now(UTC))).total_seconds())
+
+
+class Fetcher:
+    def __init__(
+        self,
+        *,
+        timeout: float = 30.0,
+        max_body_bytes: int = 10 * 1024 * 1024,
+        concurrency: int = 20,
+        user_agent: str = USER_AGENT,
+    ) -> None:
+        self.timeout = timeout
+        self.max_body_bytes = max_body_bytes
+        self._slots = asyncio.Semaphore(concurrency)
+        self._client = httpx.AsyncClient(
+            follow_redirects=True,
+            max_redirects=MAX_REDIRECTS,
+            timeout=httpx.Timeout(timeout),
+            limits=httpx.Limits(max_connections=concurrency, max_keepalive_connections=concurrency),
+            headers={"User-Agent": user_agent, "Accept-Encoding": "gzip, deflate"},
+        )
+
+    async def aclose(self) -> None:
+        await self._client.aclose()
+
+    async def fetch(
+        self,
+        source: str,
+        url: str,
+        *,
+        etag: str | None = None,
+        last_modified: str | None = None,
+        accept: str = "*/*",
+    ) -> FetchResult:
+        """GET ``url``; a 304 is a result, every failure a FetchError naming ``source``."""
+        headers = {"Accept": accept}
+        if etag:
+            headers["If-None-Match"] = etag
+        if last_modified:
+            headers["If-Modified-Since"] = last_modified
+        async with self._slots:
+            try:
+                async with asyncio.timeout(self.timeout):
+                    return await self._get(source, url, headers)
+            except TimeoutError as exc:
+                raise FetchError(
+                    source, FetchErrorKind.TIMEOUT, f"no complete answer within {self.timeout:g} s"
+                ) from exc
+            except httpx.TimeoutException as exc:
+                raise FetchError(source, FetchErrorKind.TIMEOUT, _describe(exc)) from exc
+            except httpx.TooManyRedirects as exc:
+                raise FetchError(
+                    source,
+                    FetchErrorKind.TOO_MANY_REDIRECTS,
+                    f"more than {MAX_REDIRECTS} redirects",
+                ) from exc
+            except httpx.DecodingError as exc:
+                raise FetchError(
+                    source, FetchErrorKind.PARSE, f"cannot decode body: {_describe(exc)}"
+                ) from exc
+            except (httpx.TransportError, httpx.InvalidURL, httpx.UnsupportedProtocol) as exc:
+                raise FetchError(source, FetchErrorKind.NETWORK, _describe(exc)) from exc
+
+    async def _get(self, source: str, url: str, headers: dict[str, str]) -> FetchResult:
+        async with self._client.stream("GET", url, headers=headers) as response:
+            if response.status_code >= 400:
+                raise FetchError(
+                    source,
+                    FetchErrorKind.HTTP_STATUS,
+                    f"HTTP {response.status_code} from {response.url}",
+                    status=response.status_code,
+                    retry_after=parse_retry_after(response.headers.get("retry-after")),
+                )
+            chunks = []
+            size = 0
+            async for chunk in response.aiter_bytes():
+                size += len(chunk)
+                if size > self.max_body_bytes:
+                    encoded = response.headers.get("content-encoding")
+                    detail = "decompressed size exceeds cap" if encoded else "body exceeds cap"
+                    raise FetchError(
+                        source,
+                        FetchErrorKind.BODY_TOO_LARGE,
+                        f"{detail} of {self.max_body_bytes} bytes",
+                    )
+                chunks.append(chunk)
+            return FetchResult(
+                url=str(response.url),
+                status=response.status_code,
+                body=b"".join(chunks),
+                headers={k.lower(): v for k, v in response.headers.items()},
+            )
+
+
+def _describe(exc: Exception) -> str:
+    return str(exc) or type(exc).__name__

@@ -1,0 +1,154 @@
+"""Deliver the alerts waiting in the store: at least once, each channel on its own.
+
+A delivery row is marked sent only after its channel accepted the alert; a crash between the two
+repeats that one message (carrying the same idempotency key), never loses it. Channels are served
+concurrently and each in order, so a dead webhook never delays Slack or email. Retryable failures
+are rescheduled with exponential backoff and jitter (never sooner than the server's Retry-After);
+permanent ones, and rows older than the maximum age, are dead-lettered and kept.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import random
+from collections import defaultdict
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from monitor.errors import DeliveryError, StoreError
+from monitor.notify import Notifier
+from monitor.store import DeliveryRow, Store
+
+logger = logging.getLogger(__name__)
+
+FIRST_RETRY_SECONDS = 2.0
+MAX_RETRY_SECONDS = 3600.0
+#: a row for a channel no longer in the config waits this long before the next look
+UNKNOWN_CHANNEL_RETRY = timedelta(hours=1)
+
+
+def retry_delay(attempts: int, retry_after: float | None = None) -> float:
+    """Seconds before the next try after ``attempts`` failures: doubling, jittered, capped."""
+    exponential = min(MAX_RETRY_SECONDS, FIRST_RETRY_SECONDS * 2 ** max(0, attempts - 1))
+    delay = exponential * random.uniform(0.5, 1.0)
+    return max(delay, retry_after or 0.0)
+
+
+@dataclass
+class DeliveryReport:
+    sent: int = 0
+    retrying: int = 0
+    dead: int = 0
+
+    def add(self, other: DeliveryReport) -> None:
+        self.sent += other.sent
+        self.retrying += other.retrying
+        self.dead += other.dead
+
+
+class Outbox:
+    def __init__(
+        self,
+        store: Store,
+        channels: Mapping[str, Notifier],
+        *,
+        max_age: timedelta,
+        clock: Callable[[], datetime],
+    ) -> None:
+        self.store = store
+        self.channels = channels
+        self.max_age = max_age
+        self.clock = clock
+
+    async def deliver_due(self) -> DeliveryReport:
+        """One sweep over every delivery that is due now."""
+        due = await asyncio.to_thread(self.store.due_deliveries, now=self.clock(), limit=500)
+        by_channel: dict[str, list[DeliveryRow]] = defaultdict(list)
+        for row in due:
+            by_channel[row.channel].append(row)
+        report = DeliveryReport()
+        results = await asyncio.gather(
+            *(self._deliver_channel(name, rows) for name, rows in by_channel.items())
+        )
+        for result in results:
+            report.add(result)
+        return report
+
+    async def drain(self, budget: float) -> DeliveryReport:
+        """Sweep until nothing is due within ``budget`` seconds; what is left waits for later."""
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + budget
+        report = DeliveryReport()
+        while True:
+            swept = await self.deliver_due()
+            report.add(swept)
+            pending = await asyncio.to_thread(self.store.deliveries, status="pending")
+            if not pending:
+                report.retrying = 0
+                return report
+            soonest = min(row.next_attempt_at or self.clock() for row in pending)
+            wait = max(0.0, (soonest - self.clock()).total_seconds())
+            if loop.time() + wait >= deadline:
+                report.retrying = len(pending)
+                return report
+            await asyncio.sleep(wait)
+
+    async def _deliver_channel(self, name: str, rows: list[DeliveryRow]) -> DeliveryReport:
+        report = DeliveryReport()
+        notifier = self.channels.get(name)
+        for row in rows:
+            if notifier is None:
+                await self._retry(row, f"channel {name!r} is not configured", UNKNOWN_CHANNEL_RETRY)
+                report.retrying += 1
+                continue
+            try:
+                await notifier.send(row.alert)
+            except DeliveryError as exc:
+                if await self._failed(row, exc):
+                    report.retrying += 1
+                    # The channel is failing now: the rest of its queue waits for the next sweep.
+                    break
+                report.dead += 1
+                continue
+            except Exception as exc:
+                # A bug in one channel must not stop the others; treat it as retryable.
+                logger.exception("channel %s: unexpected error", name)
+                await self._failed(row, DeliveryError(name, repr(exc), retryable=True))
+                report.retrying += 1
+                break
+            try:
+                await asyncio.to_thread(self.store.mark_sent, row.id, at=self.clock())
+            except StoreError:
+                logger.error(
+                    "alert %s to %s possibly delivered but not recorded as sent; it may repeat",
+                    row.alert.key,
+                    name,
+                )
+                raise
+            logger.info("alert %s (%s) delivered to %s", row.alert.key, row.alert.rule, name)
+            report.sent += 1
+        return report
+
+    async def _failed(self, row: DeliveryRow, exc: DeliveryError) -> bool:
+        """Record a failed try; True when the row will be tried again."""
+        now = self.clock()
+        too_old = now - row.created_at >= self.max_age
+        if not exc.retryable or too_old:
+            reason = str(exc) if not too_old else f"{exc} (gave up after {self.max_age})"
+            logger.error("alert %s to %s dead-lettered: %s", row.alert.key, row.channel, reason)
+            await asyncio.to_thread(self.store.mark_dead, row.id, at=now, error=reason)
+            return False
+        delay = retry_delay(row.attempts + 1, exc.retry_after)
+        logger.warning(
+            "alert %s to %s failed (%s); retrying in %.0f s", row.alert.key, row.channel, exc, delay
+        )
+        await self._retry(row, str(exc), timedelta(seconds=delay))
+        return True
+
+    async def _retry(self, row: DeliveryRow, error: str, delay: timedelta) -> None:
+        now = self.clock()
+        await asyncio.to_thread(
+            self.store.mark_retry, row.id, at=now, error=error, next_attempt_at=now + delay
+        )

@@ -1,0 +1,178 @@
+"""One pass over one source: fetch -> parse -> dedup -> match -> record items and alerts together.
+
+A pass never raises for a bad source: it returns a SourceOutcome saying what happened, and a
+failure leaves every stored item in place. Items and the alerts they cause are committed in one
+transaction, so a crash either keeps both (and the alerts go out later) or neither (and the next
+pass sees the items as new again).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Literal
+
+from monitor.config.schema import FeedSource, PageSource, Settings
+from monitor.errors import FetchError, StoreError
+from monitor.fetch import Fetcher
+from monitor.match import Rule, evaluate, prepare
+from monitor.model import Alert, KeyedItem, Outgoing
+from monitor.sources.feed import parse_feed
+from monitor.sources.normalize import keyed
+from monitor.sources.page import parse_page
+from monitor.sources.text import ParsedFeed
+from monitor.store import Store
+
+logger = logging.getLogger(__name__)
+
+FEED_ACCEPT = (
+    "application/rss+xml, application/atom+xml, application/feed+json, "
+    "application/xml;q=0.9, text/xml;q=0.9, */*;q=0.5"
+)
+
+
+def utcnow() -> datetime:
+    return datetime.now(UTC)
+
+
+@dataclass(frozen=True, kw_only=True)
+class SourceOutcome:
+    source: str
+    status: Literal["ok", "not_modified", "error"]
+    items: int = 0
+    new_items: int = 0
+    alerts: int = 0
+    warning: str | None = None
+    error: str | None = None
+    error_kind: str | None = None
+    retry_after: float | None = None
+    seconds: float = 0.0
+
+
+@dataclass
+class Runtime:
+    """What a pass needs; ``rules`` is replaced as a whole when the rule files are reloaded."""
+
+    settings: Settings
+    store: Store
+    fetcher: Fetcher
+    rules: tuple[Rule, ...]
+    clock: Callable[[], datetime] = utcnow
+
+
+def plan_alerts(
+    rules: Sequence[Rule], batch: Sequence[KeyedItem]
+) -> list[tuple[KeyedItem, list[Outgoing]]]:
+    """Match new items against every rule: each item with the alerts it causes (pure)."""
+    planned = []
+    for entry in batch:
+        prepared = prepare(entry.item)
+        outgoing = []
+        for rule in rules:
+            match = evaluate(rule, prepared)
+            if match is not None:
+                alert = Alert.from_match(match, entry.key)
+                outgoing.append(Outgoing(alert=alert, channels=rule.notify))
+        planned.append((entry, outgoing))
+    return planned
+
+
+@dataclass(frozen=True)
+class _Pass:
+    parsed: ParsedFeed
+    new_items: int
+    alerts: int
+
+
+async def _fetch_and_parse(rt: Runtime, source: FeedSource | PageSource) -> _Pass | None:
+    """What one pass found, or None when the source answered 304 Not Modified."""
+    state = await asyncio.to_thread(rt.store.source_state, source.name)
+    # After an error, skip the validators: a server that failed may have sent a bad ETag.
+    conditional = state.consecutive_failures == 0
+    url = source.feed if isinstance(source, FeedSource) else source.page
+    result = await rt.fetcher.fetch(
+        source.name,
+        url,
+        etag=state.etag if conditional else None,
+        last_modified=state.last_modified if conditional else None,
+        accept=FEED_ACCEPT if isinstance(source, FeedSource) else "text/html, */*;q=0.5",
+    )
+    if result.not_modified:
+        await asyncio.to_thread(rt.store.record_not_modified, source.name, at=rt.clock())
+        return None
+    if isinstance(source, FeedSource):
+        parsed = await asyncio.to_thread(
+            parse_feed, source.name, result.body, url=result.url, headers=result.headers
+        )
+    else:
+        parsed = await asyncio.to_thread(
+            parse_page, source.name, result.body, url=result.url, selectors=source.select
+        )
+    new = await asyncio.to_thread(rt.store.filter_new, keyed(parsed.items))
+    first_fetch = not state.fetched_once
+    baseline = first_fetch and rt.settings.first_fetch(source) == "baseline"
+    planned: list[tuple[KeyedItem, list[Outgoing]]] = (
+        [(e, []) for e in new] if baseline else plan_alerts(rt.rules, new)
+    )
+    committed = await asyncio.to_thread(rt.store.commit_items, source.name, planned, at=rt.clock())
+    await asyncio.to_thread(
+        rt.store.record_fetch_success,
+        source.name,
+        at=rt.clock(),
+        etag=result.etag,
+        last_modified=result.last_modified,
+        items_seen=committed.items_added,
+    )
+    return _Pass(parsed, len(new), committed.alerts_enqueued)
+
+
+async def poll_source(rt: Runtime, source: FeedSource | PageSource) -> SourceOutcome:
+    started = time.perf_counter()
+    try:
+        fetched = await _fetch_and_parse(rt, source)
+    except (FetchError, StoreError) as exc:
+        kind = exc.kind.value if isinstance(exc, FetchError) else "store"
+        retry_after = exc.retry_after if isinstance(exc, FetchError) else None
+        logger.warning("source %s failed: %s", source.name, exc)
+        try:
+            await asyncio.to_thread(
+                rt.store.record_fetch_failure, source.name, at=rt.clock(), error=str(exc)
+            )
+        except StoreError as store_exc:
+            logger.error("source %s: cannot record the failure: %s", source.name, store_exc)
+        return SourceOutcome(
+            source=source.name,
+            status="error",
+            error=str(exc),
+            error_kind=kind,
+            retry_after=retry_after,
+            seconds=time.perf_counter() - started,
+        )
+    elapsed = time.perf_counter() - started
+    if fetched is None:
+        logger.info("source %s: not modified", source.name)
+        return SourceOutcome(source=source.name, status="not_modified", seconds=elapsed)
+    parsed, new_count, alert_count = fetched.parsed, fetched.new_items, fetched.alerts
+    if parsed.warning:
+        logger.warning("source %s: %s", source.name, parsed.warning)
+    logger.info(
+        "source %s: %d items, %d new, %d alerts queued (%.2f s)",
+        source.name,
+        len(parsed.items),
+        new_count,
+        alert_count,
+        elapsed,
+    )
+    return SourceOutcome(
+        source=source.name,
+        status="ok",
+        items=len(parsed.items),
+        new_items=new_count,
+        alerts=alert_count,
+        warning=parsed.warning,
+        seconds=elapsed,
+    )

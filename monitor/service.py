@@ -1,0 +1,109 @@
+"""Open and close what a run needs (store, fetch client, channels), and the one-pass check."""
+
+from __future__ import annotations
+
+import asyncio
+import fcntl
+import logging
+import os
+from collections.abc import AsyncIterator, Iterator
+from contextlib import asynccontextmanager, contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TextIO
+
+import httpx
+
+from monitor.config import Config
+from monitor.errors import MonitorError
+from monitor.fetch import Fetcher
+from monitor.notify import Notifier, build_channels
+from monitor.outbox import DeliveryReport, Outbox
+from monitor.pipeline import Runtime, SourceOutcome, poll_source, utcnow
+from monitor.store import Store
+
+logger = logging.getLogger(__name__)
+
+#: how long `monitor check` keeps retrying deliveries before leaving them to the next run
+CHECK_DELIVERY_BUDGET = 60.0
+
+
+class InstanceLocked(MonitorError):
+    pass
+
+
+def sqlite_path(config: Config) -> Path | None:
+    state = config.settings.state
+    if "://" in state:
+        return Path(state.removeprefix("sqlite:///")) if state.startswith("sqlite:///") else None
+    return config.base_dir / state
+
+
+@contextmanager
+def instance_lock(config: Config) -> Iterator[None]:
+    """One process per SQLite file: a second one exits instead of sending duplicates."""
+    db = sqlite_path(config)
+    if db is None:
+        yield
+        return
+    db.parent.mkdir(parents=True, exist_ok=True)
+    lock_path = db.parent / "daemon.lock"
+    handle = lock_path.open("a+")
+    try:
+        fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        handle.seek(0)
+        holder = handle.read().strip() or "unknown"
+        handle.close()
+        raise InstanceLocked(f"another instance holds {lock_path} (pid {holder})") from None
+    handle.seek(0)
+    handle.truncate()
+    handle.write(str(os.getpid()))
+    handle.flush()
+    try:
+        yield
+    finally:
+        handle.close()
+
+
+@dataclass
+class Services:
+    runtime: Runtime
+    outbox: Outbox
+    channels: dict[str, Notifier]
+
+
+@asynccontextmanager
+async def open_services(config: Config, *, stdout: TextIO | None = None) -> AsyncIterator[Services]:
+    settings = config.settings
+    store = await asyncio.to_thread(Store.open, settings.state, base_dir=config.base_dir)
+    defaults = settings.defaults
+    fetcher = Fetcher(
+        timeout=defaults.timeout.total_seconds(),
+        max_body_bytes=defaults.max_body_bytes,
+        concurrency=defaults.concurrency,
+    )
+    delivery_http = httpx.AsyncClient(timeout=httpx.Timeout(15.0), follow_redirects=False)
+    channels = build_channels(settings, http=delivery_http, stdout=stdout)
+    runtime = Runtime(settings=settings, store=store, fetcher=fetcher, rules=config.rules)
+    outbox = Outbox(store, channels, max_age=defaults.delivery_max_age, clock=utcnow)
+    try:
+        yield Services(runtime=runtime, outbox=outbox, channels=channels)
+    finally:
+        for notifier in channels.values():
+            await notifier.aclose()
+        await delivery_http.aclose()
+        await fetcher.aclose()
+        store.close()
+
+
+async def check_once(
+    config: Config, *, stdout: TextIO | None = None
+) -> tuple[list[SourceOutcome], DeliveryReport]:
+    """Poll every source once, concurrently, then deliver what was queued."""
+    async with open_services(config, stdout=stdout) as services:
+        outcomes = await asyncio.gather(
+            *(poll_source(services.runtime, source) for source in config.settings.sources)
+        )
+        report = await services.outbox.drain(CHECK_DELIVERY_BUDGET)
+    return list(outcomes), report

@@ -1,0 +1,87 @@
+"""Feed bytes -> Items, with feedparser doing the parsing and never the fetching.
+
+RSS 0.9x/1.0/2.0, Atom and JSON Feed are all handled by feedparser. A feed it can only partly
+parse ("bozo") still yields what it recovered, with a warning; a body that is no feed at all is a
+``not_a_feed`` error, never an empty list that a later good fetch would turn into a flood.
+"""
+
+from __future__ import annotations
+
+import calendar
+import io
+from datetime import UTC, datetime
+from typing import Any
+from urllib.parse import urljoin
+
+import feedparser
+
+from monitor.errors import FetchError, FetchErrorKind
+from monitor.model import Item
+from monitor.sources.jsonfeed import looks_like_json_feed, parse_json_feed
+from monitor.sources.normalize import clean_text
+from monitor.sources.text import (
+    MAX_ITEMS,
+    MAX_TAGS,
+    TITLE_LIMIT,
+    ParsedFeed,
+    html_to_text,
+)
+
+
+def _published(entry: Any) -> datetime | None:
+    for key in ("published_parsed", "updated_parsed", "created_parsed"):
+        parsed = entry.get(key)
+        if parsed:
+            try:
+                return datetime.fromtimestamp(calendar.timegm(parsed), tz=UTC)
+            except (OverflowError, ValueError, OSError):
+                continue
+    return None
+
+
+def _entry_to_item(source: str, entry: Any, base_url: str) -> Item:
+    link = entry.get("link") or next(
+        (link.get("href") for link in entry.get("links", []) if link.get("href")), ""
+    )
+    content = entry.get("content") or []
+    tags = tuple(
+        clean_text(tag.get("term") or "", 200)
+        for tag in entry.get("tags", [])[:MAX_TAGS]
+        if tag.get("term")
+    )
+    return Item(
+        source=source,
+        title=html_to_text(entry.get("title", ""), TITLE_LIMIT),
+        url=urljoin(base_url, link.strip()) if link else "",
+        summary=html_to_text(entry.get("summary", "")),
+        content=html_to_text(" ".join(c.get("value", "") for c in content)) if content else "",
+        published=_published(entry),
+        guid=clean_text(entry.get("id", ""), 1000),
+        author=clean_text(entry.get("author", ""), 200),
+        tags=tags,
+    )
+
+
+def parse_feed(source: str, body: bytes, *, url: str, headers: dict[str, str]) -> ParsedFeed:
+    if not body.strip():
+        raise FetchError(source, FetchErrorKind.NOT_A_FEED, "empty body")
+    if looks_like_json_feed(body):
+        return parse_json_feed(source, body, url=url)
+    # A BytesIO, never a str or URL: feedparser would treat those as something to open.
+    parsed = feedparser.parse(io.BytesIO(body), response_headers=headers)
+    entries = parsed.get("entries", [])
+    if not parsed.get("version") and not entries:
+        reason = parsed.get("bozo_exception")
+        looks_html = body.lstrip()[:200].lower().startswith((b"<!doctype html", b"<html"))
+        detail = "an HTML page, not a feed" if looks_html else f"not a feed ({reason or 'unknown'})"
+        raise FetchError(source, FetchErrorKind.NOT_A_FEED, detail)
+    base = parsed.get("feed", {}).get("link") or url
+    items = [_entry_to_item(source, entry, url or base) for entry in entries[:MAX_ITEMS]]
+    warning = None
+    if parsed.get("bozo"):
+        warning = f"feed is malformed, {len(items)} items recovered: {parsed.get('bozo_exception')}"
+    elif not entries:
+        warning = "feed has no items"
+    elif len(entries) > MAX_ITEMS:
+        warning = f"feed has {len(entries)} items; only the first {MAX_ITEMS} were read"
+    return ParsedFeed(items=items, warning=warning)

@@ -1,0 +1,89 @@
+"""Item identity and text cleanup: pure functions over strings.
+
+An item is the same story when it shares its feed GUID, its canonical URL, or the hash of its
+normalised title with one already seen; the canonical URL ignores what publishers vary between
+copies of one link (tracking parameters, http/https, ``www.``, fragments, a trailing slash).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import re
+import unicodedata
+from urllib.parse import parse_qsl, urlencode, urlsplit
+
+from monitor.model import Item, KeyedItem
+
+_TRACKING_PARAMS = {
+    "fbclid",
+    "gclid",
+    "dclid",
+    "msclkid",
+    "mc_cid",
+    "mc_eid",
+    "igshid",
+    "ref",
+    "ref_src",
+    "cmpid",
+    "ito",
+    "ocid",
+    "smid",
+    "sr_share",
+    "spm",
+    "taid",
+}
+_SPACE = re.compile(r"\s+")
+_CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
+#: a title shorter than this (in words) is too generic to identify a story on its own
+MIN_TITLE_WORDS = 4
+
+
+def clean_text(text: str, limit: int) -> str:
+    """One line of plain text: NULs and control characters dropped, white space folded, cut."""
+    text = _SPACE.sub(" ", _CONTROL.sub("", text)).strip()
+    return text if len(text) <= limit else text[: limit - 1].rstrip() + "…"
+
+
+def canonical_url(url: str) -> str:
+    try:
+        parts = urlsplit(url.strip())
+    except ValueError:
+        return url.strip()
+    host = (parts.hostname or "").lower().removeprefix("www.")
+    if parts.port and parts.port not in (80, 443):
+        host = f"{host}:{parts.port}"
+    query = sorted(
+        (k, v)
+        for k, v in parse_qsl(parts.query, keep_blank_values=True)
+        if not k.lower().startswith("utm_") and k.lower() not in _TRACKING_PARAMS
+    )
+    path = re.sub(r"/+", "/", parts.path or "/")
+    path = re.sub(r"/amp/?$|\.amp$", "", path).rstrip("/") or "/"
+    return f"{host}{path}" + (f"?{urlencode(query)}" if query else "")
+
+
+def title_fingerprint(title: str) -> str | None:
+    words = re.findall(r"\w+", unicodedata.normalize("NFKC", title).casefold())
+    if len(words) < MIN_TITLE_WORDS:
+        return None
+    return hashlib.sha256(" ".join(words).encode()).hexdigest()[:32]
+
+
+def identity_keys(item: Item) -> tuple[str, ...]:
+    """The keys that identify an item, most specific first; never empty."""
+    keys = []
+    if item.guid:
+        keys.append(f"guid:{item.source}:{item.guid}")
+    if item.url:
+        keys.append(f"url:{canonical_url(item.url)}")
+    fingerprint = title_fingerprint(item.title)
+    if fingerprint:
+        keys.append(f"title:{fingerprint}")
+    if not keys:
+        body = f"{item.title}\x00{item.summary}\x00{item.content}"
+        keys.append(f"hash:{item.source}:{hashlib.sha256(body.encode()).hexdigest()[:32]}")
+    return tuple(keys)
+
+
+def keyed(items: list[Item]) -> list[KeyedItem]:
+    return [KeyedItem(item=item, keys=identity_keys(item)) for item in items]

@@ -1,0 +1,63 @@
+"""An HTML listing page + CSS selectors -> Items (beautifulsoup4).
+
+Selectors name an element; ``link`` and ``date`` may end in ``@attr`` to read an attribute
+(``a@href``, ``time@datetime``). A page on which the item selector matches nothing is an error,
+so a redesigned page is reported instead of looking like a quiet news day.
+"""
+
+from __future__ import annotations
+
+from urllib.parse import urljoin
+
+from bs4 import BeautifulSoup, Tag
+
+from monitor.config.schema import Selectors
+from monitor.errors import FetchError, FetchErrorKind
+from monitor.model import Item
+from monitor.sources.normalize import clean_text
+from monitor.sources.text import MAX_ITEMS, TEXT_LIMIT, TITLE_LIMIT, ParsedFeed, parse_date
+
+
+def _select(node: Tag, selector: str) -> str:
+    css, _, attr = selector.partition("@")
+    found = node.select_one(css) if css else node
+    if found is None:
+        return ""
+    if attr:
+        value = found.get(attr)
+        return " ".join(value) if isinstance(value, list) else (value or "")
+    return found.get_text(" ")
+
+
+def parse_page(source: str, body: bytes, *, url: str, selectors: Selectors) -> ParsedFeed:
+    if not body.strip():
+        raise FetchError(source, FetchErrorKind.NOT_A_FEED, "empty body")
+    soup = BeautifulSoup(body, "html.parser")
+    for node in soup(["script", "style", "noscript"]):
+        node.decompose()
+    blocks = soup.select(selectors.item)
+    if not blocks:
+        raise FetchError(
+            source,
+            FetchErrorKind.PARSE,
+            f"selector {selectors.item!r} matched 0 nodes: has the page changed?",
+        )
+    items = []
+    for block in blocks[:MAX_ITEMS]:
+        title = clean_text(_select(block, selectors.title), TITLE_LIMIT)
+        link = _select(block, selectors.link).strip()
+        if not title:
+            continue
+        items.append(
+            Item(
+                source=source,
+                title=title,
+                url=urljoin(url, link) if link else "",
+                summary=clean_text(_select(block, selectors.summary), TEXT_LIMIT)
+                if selectors.summary
+                else "",
+                published=parse_date(_select(block, selectors.date)) if selectors.date else None,
+            )
+        )
+    warning = None if items else f"selector {selectors.title!r} found no titles in the items"
+    return ParsedFeed(items=items, warning=warning)

@@ -1,0 +1,51 @@
+"""What every source parser shares: limits, the parse result, HTML to text, dates."""
+
+from __future__ import annotations
+
+import warnings
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from email.utils import parsedate_to_datetime
+
+from bs4 import BeautifulSoup, MarkupResemblesLocatorWarning
+
+from monitor.model import Item
+from monitor.sources.normalize import clean_text
+
+#: items read from one fetch, newest first as publishers list them; the rest are dropped
+MAX_ITEMS = 1000
+TITLE_LIMIT = 1000
+TEXT_LIMIT = 64 * 1024
+MAX_TAGS = 50
+
+
+@dataclass(frozen=True)
+class ParsedFeed:
+    items: list[Item]
+    warning: str | None = None
+
+
+def html_to_text(markup: str, limit: int = TEXT_LIMIT) -> str:
+    if "<" not in markup and "&" not in markup:
+        return clean_text(markup, limit)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", MarkupResemblesLocatorWarning)
+        soup = BeautifulSoup(markup[: limit * 4], "html.parser")
+    for node in soup(["script", "style", "noscript"]):
+        node.decompose()
+    return clean_text(soup.get_text(" "), limit)
+
+
+def parse_date(text: str) -> datetime | None:
+    """ISO 8601 or RFC 2822 -> aware UTC; anything else -> None: an odd date never fails an item."""
+    text = text.strip()
+    if not text:
+        return None
+    try:
+        parsed = datetime.fromisoformat(text.replace("Z", "+00:00"))
+    except ValueError:
+        try:
+            parsed = parsedate_to_datetime(text)
+        except (TypeError, ValueError, IndexError):
+            return None
+    return parsed.replace(tzinfo=UTC) if parsed.tzinfo is None else parsed.astimezone(UTC)

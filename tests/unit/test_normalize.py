@@ -1,0 +1,49 @@
+from __future__ import annotations
+
+import pytest
+
+from monitor.model import Item
+from monitor.sources.normalize import canonical_url, clean_text, identity_keys, title_fingerprint
+
+
+@pytest.mark.parametrize(
+    ("a", "b"),
+    [
+        ("https://www.e.org/a?utm_source=rss&utm_medium=x", "http://e.org/a"),
+        ("https://e.org/a/", "https://e.org/a#comments"),
+        ("https://e.org/a?b=2&a=1", "https://e.org/a?a=1&b=2&fbclid=zzz"),
+        ("https://E.ORG/story/amp", "https://e.org/story"),
+        ("https://e.org:443/x", "https://e.org/x"),
+    ],
+    ids=["tracking-www-scheme", "slash-fragment", "param-order-fbclid", "amp-and-case", "port"],
+)
+def test_same_story_urls_share_a_canonical_form(a: str, b: str) -> None:
+    assert canonical_url(a) == canonical_url(b)
+
+
+def test_different_pages_keep_different_canonical_urls() -> None:
+    assert canonical_url("https://e.org/a?id=1") != canonical_url("https://e.org/a?id=2")
+    assert canonical_url("https://e.org/a") != canonical_url("https://f.org/a")
+
+
+def test_title_fingerprint_ignores_case_and_punctuation_but_not_short_titles() -> None:
+    assert title_fingerprint("AWS shuts Shanghai lab!") == title_fingerprint("aws SHUTS shanghai lab")
+    assert title_fingerprint("Breaking news") is None
+
+
+def test_identity_keys_most_specific_first() -> None:
+    it = Item(source="s", title="AWS shuts its Shanghai lab", url="https://e.org/a", guid="g1")
+    keys = identity_keys(it)
+    assert keys[0] == "guid:s:g1"
+    assert keys[1] == "url:e.org/a"
+    assert keys[2].startswith("title:")
+
+
+def test_item_without_guid_url_or_long_title_still_gets_a_key() -> None:
+    keys = identity_keys(Item(source="s", title="Hi", url="", summary="text"))
+    assert len(keys) == 1 and keys[0].startswith("hash:s:")
+
+
+def test_clean_text_strips_nul_and_controls_and_cuts_with_marker() -> None:
+    assert clean_text("a\x00b\x07 \n c", 100) == "ab c"
+    assert clean_text("x" * 50, 10) == "x" * 9 + "…"
