@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
@@ -29,6 +29,8 @@ class Reply:
     headers: dict[str, str] = field(default_factory=dict)
     #: seconds to wait before answering, to stand in for a slow server
     delay: float = 0.0
+    #: chunks written one by one, without Content-Length, then the connection closes
+    stream: Callable[[], Iterator[bytes]] | None = None
 
 
 Responder = Reply | list[Reply] | Callable[[Recorded], Reply]
@@ -60,6 +62,17 @@ class LoopbackServer:
                 self.send_response(reply.status)
                 for name, value in reply.headers.items():
                     self.send_header(name, value)
+                if reply.stream is not None:
+                    self.send_header("Connection", "close")
+                    self.close_connection = True
+                    self.end_headers()
+                    try:
+                        for chunk in reply.stream():
+                            self.wfile.write(chunk)
+                            self.wfile.flush()
+                    except (BrokenPipeError, ConnectionResetError):
+                        pass  # the client gave up, as it should
+                    return
                 self.send_header("Content-Length", str(len(payload)))
                 self.end_headers()
                 if self.command != "HEAD":
@@ -111,7 +124,9 @@ class LoopbackServer:
         self._thread.join(timeout=5)
 
 
-def wait_until(predicate: Callable[[], bool], timeout: float = 10.0, interval: float = 0.05) -> bool:
+def wait_until(
+    predicate: Callable[[], bool], timeout: float = 10.0, interval: float = 0.05
+) -> bool:
     """Poll ``predicate`` until it holds or ``timeout`` passes; bounded, never loops forever."""
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
