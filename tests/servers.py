@@ -1,4 +1,4 @@
-"""A scriptable HTTP server on 127.0.0.1 for tests: serves feeds and pages, records what it receives.
+"""A scriptable HTTP server on 127.0.0.1 for tests: serves feeds and pages, records requests.
 
 Each path answers with a fixed ``Reply``, a list of replies consumed in order (the last one
 repeats), or a function of the request. Every request is recorded, so tests assert on what the

@@ -91,7 +91,7 @@ def test_environment_variables_are_interpolated_into_settings(
     monkeypatch.setenv("MONITOR_TEST_HOOK", "https://hooks.example.org/T1/secret")
     config = write(tmp_path / "monitor.yaml", "channels:\n  s: {slack: '${MONITOR_TEST_HOOK}'}\n")
     channel = load_settings(config).channels["s"]
-    assert getattr(channel, "slack") == "https://hooks.example.org/T1/secret"
+    assert channel.slack == "https://hooks.example.org/T1/secret"
 
 
 def test_email_channel_without_smtp_settings_is_an_error(tmp_path: Path) -> None:

@@ -75,8 +75,9 @@ def test_truncated_feed_yields_recovered_items_with_a_warning() -> None:
     body = (FEEDS / "rss20.xml").read_bytes()
     cut = body[: body.index(b"<title>Typhoon")]
     parsed = parse_feed("src", cut, url="https://e.org/f", headers={})
-    assert [i.title for i in parsed.items][0].startswith("Cloud giant AWS")
-    assert parsed.warning is not None and "malformed" in parsed.warning
+    assert next(i.title for i in parsed.items).startswith("Cloud giant AWS")
+    assert parsed.warning is not None
+    assert "malformed" in parsed.warning
 
 
 def test_empty_feed_is_reported_as_a_warning() -> None:

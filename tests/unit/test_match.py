@@ -60,14 +60,18 @@ def hits(r: Rule, it: Item) -> list[tuple[str, str, str]] | None:
     ],
 )
 def test_term_matching(term: str, text: str, expected: bool) -> None:
-    r = rule(f"  any: [\"{term}\"]\n")
+    r = rule(f'  any: ["{term}"]\n')
     assert (hits(r, item(text)) is not None) is expected
 
 
 def test_all_any_none_combine_and_evidence_names_fields_and_spans() -> None:
     r = rule("  all:\n    - any: [closes, shuts]\n    - lab\n  none: [opens]\n")
     it = item("Company shuts Lab", "The lab had 40 staff")
-    assert hits(r, it) == [("shuts", "title", "shuts"), ("lab", "title", "Lab"), ("lab", "summary", "lab")]
+    assert hits(r, it) == [
+        ("shuts", "title", "shuts"),
+        ("lab", "title", "Lab"),
+        ("lab", "summary", "lab"),
+    ]
     match = evaluate(r, prepare(it))
     assert match is not None
     first = match.evidence[0]
@@ -113,7 +117,10 @@ def shipped_rule() -> Rule:
 @pytest.mark.parametrize(
     ("title", "summary"),
     [
-        ("Amazon Web Services shuts its AI lab in Shanghai", "The cloud unit cites a US-China realignment."),
+        (
+            "Amazon Web Services shuts its AI lab in Shanghai",
+            "The cloud unit cites a US-China realignment.",
+        ),
         ("AWS to close Shanghai lablet", ""),
         ("Microsoft scales back its research centre in Beijing", ""),
         ("IBM winds down China R&D operations", "Hundreds of staff affected."),

@@ -27,7 +27,9 @@ def test_different_pages_keep_different_canonical_urls() -> None:
 
 
 def test_title_fingerprint_ignores_case_and_punctuation_but_not_short_titles() -> None:
-    assert title_fingerprint("AWS shuts Shanghai lab!") == title_fingerprint("aws SHUTS shanghai lab")
+    assert title_fingerprint("AWS shuts Shanghai lab!") == title_fingerprint(
+        "aws SHUTS shanghai lab"
+    )
     assert title_fingerprint("Breaking news") is None
 
 
@@ -41,7 +43,8 @@ def test_identity_keys_most_specific_first() -> None:
 
 def test_item_without_guid_url_or_long_title_still_gets_a_key() -> None:
     keys = identity_keys(Item(source="s", title="Hi", url="", summary="text"))
-    assert len(keys) == 1 and keys[0].startswith("hash:s:")
+    assert len(keys) == 1
+    assert keys[0].startswith("hash:s:")
 
 
 def test_clean_text_strips_nul_and_controls_and_cuts_with_marker() -> None:
