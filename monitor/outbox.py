@@ -32,7 +32,7 @@ UNKNOWN_CHANNEL_RETRY = timedelta(hours=1)
 def retry_delay(attempts: int, retry_after: float | None = None) -> float:
     """Seconds before the next try after ``attempts`` failures: doubling, jittered, capped."""
     exponential = min(MAX_RETRY_SECONDS, FIRST_RETRY_SECONDS * 2 ** max(0, attempts - 1))
-    delay = exponential * random.uniform(0.5, 1.0)
+    delay: float = exponential * random.uniform(0.5, 1.0)
     return max(delay, retry_after or 0.0)
 
 

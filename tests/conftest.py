@@ -7,7 +7,14 @@ import pytest
 
 from tests.servers import LoopbackServer
 
-_PROXY_VARS = ("HTTP_PROXY", "HTTPS_PROXY", "ALL_PROXY", "NO_PROXY", "SSL_CERT_FILE", "SSL_CERT_DIR")
+_PROXY_VARS = (
+    "HTTP_PROXY",
+    "HTTPS_PROXY",
+    "ALL_PROXY",
+    "NO_PROXY",
+    "SSL_CERT_FILE",
+    "SSL_CERT_DIR",
+)
 
 
 @pytest.fixture(autouse=True)
@@ -39,4 +46,5 @@ def receiver() -> Iterator[LoopbackServer]:
 
 
 def postgres_url() -> str:
-    return os.environ.get("MONITOR_TEST_POSTGRES", "postgresql+psycopg://postgres@127.0.0.1:5432/test")
+    default = "postgresql+psycopg://postgres@127.0.0.1:5432/test"
+    return os.environ.get("MONITOR_TEST_POSTGRES", default)

@@ -5,7 +5,7 @@ A rule file holds one rule, or a list of them under ``rules:``::
     rules:
       - name: foreign-tech-china-closure      # [a-z0-9_-], unique over all files
         description: A foreign tech firm closes a lab or office in China
-        notify: [newsroom, analysts]          # channel names from monitor.yaml
+        notify: [newsroom, analysts]          # channel names from monitor.yaml, or: all
         match:
           all:
             - any: [closes, closed, shuts down]

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
@@ -60,7 +60,7 @@ class _RuleShape(BaseModel):
     model_config = ConfigDict(extra="forbid", strict=True)
     name: str = Field(pattern=NAME_PATTERN)
     description: str = ""
-    notify: list[str] = Field(min_length=1)
+    notify: list[str] | Literal["all"] = Field(min_length=1)
     match: Any
 
 
@@ -130,8 +130,14 @@ class _ExprParser:
                 continue
             parsed = [self.parse(c, (*where, i), fields) for i, c in enumerate(children)]
             kept = tuple(p for p in parsed if p is not None)
-            node_type = {"all": AllOf, "any": AnyOf, "none": NoneOf}[operator]
-            parts.append(node_type(kept))
+            combined: Expr = (
+                AllOf(kept)
+                if operator == "all"
+                else AnyOf(kept)
+                if operator == "any"
+                else NoneOf(kept)
+            )
+            parts.append(combined)
         if not parts:
             if not any(k not in (*OPERATORS, "in") for k in node):
                 self.fail(path, "an expression mapping needs one of all, any or none")
@@ -153,20 +159,21 @@ class _ExprParser:
 def parse_rules(doc: Document, channels: set[str]) -> tuple[list[Rule], list[Problem]]:
     """The rules of one file, and every problem found in it (a rule with a problem is left out)."""
     data = doc.data
+    base_path: Path_
     if isinstance(data, dict) and "rules" in data:
         extra = [k for k in data if k != "rules"]
         problems = [doc.problem((k,), f"unknown top-level key {k!r}", key=True) for k in extra]
-        entries, base = data["rules"], ("rules",)
+        entries, base_path = data["rules"], ("rules",)
         if not isinstance(entries, list):
-            return [], [*problems, doc.problem(base, "rules: must be a list of rules")]
+            return [], [*problems, doc.problem(base_path, "rules: must be a list of rules")]
     elif isinstance(data, dict):
-        problems, entries, base = [], [data], ()
+        problems, entries, base_path = [], [data], ()
     else:
         return [], [doc.problem((), "a rule file is a rule mapping or a 'rules:' list")]
 
     rules = []
     for index, entry in enumerate(entries):
-        path: Path_ = (*base, index) if base else ()
+        path: Path_ = (*base_path, index) if base_path else ()
         rule, rule_problems = _parse_rule(doc, entry, path, channels)
         problems.extend(rule_problems)
         if rule is not None:
@@ -181,9 +188,10 @@ def _parse_rule(
         shape = _RuleShape.model_validate(entry)
     except ValidationError as exc:
         return None, validation_problems(doc, exc, (*RULE_KEYS, *OPERATORS), prefix=path)
+    notify = sorted(channels) if shape.notify == "all" else shape.notify
     problems = [
         doc.problem((*path, "notify", i), f"unknown channel {name!r}")
-        for i, name in enumerate(shape.notify)
+        for i, name in enumerate(notify)
         if name not in channels
     ]
     parser = _ExprParser(doc)
@@ -193,6 +201,6 @@ def _parse_rule(
         return None, problems
     line, _ = doc.mark(path)
     return (
-        Rule(shape.name, tuple(shape.notify), expr, shape.description, doc.path, line),
+        Rule(shape.name, tuple(notify), expr, shape.description, doc.path, line),
         [],
     )

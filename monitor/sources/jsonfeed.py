@@ -50,7 +50,8 @@ def parse_json_feed(source: str, body: bytes, *, url: str) -> ParsedFeed:
             continue
         link = _text(entry, "url") or _text(entry, "external_url")
         content = _text(entry, "content_text") or html_to_text(_text(entry, "content_html"))
-        tags = entry.get("tags") if isinstance(entry.get("tags"), list) else []
+        raw_tags = entry.get("tags")
+        tags: list[Any] = raw_tags if isinstance(raw_tags, list) else []
         items.append(
             Item(
                 source=source,

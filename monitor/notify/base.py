@@ -1,0 +1,83 @@
+"""What every channel promises, and how the channels of monitor.yaml become notifiers.
+
+A channel module registers a factory under the word users write in YAML (``slack:``, ``email:``),
+so adding a kind of channel touches that module and the schema, not this one.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Protocol, TextIO, TypeVar
+
+import httpx
+from pydantic import BaseModel
+
+from monitor.config.schema import CHANNEL_KINDS as SCHEMA_CHANNEL_KINDS
+from monitor.config.schema import Settings
+from monitor.model import Alert
+
+
+class Notifier(Protocol):
+    name: str
+
+    async def send(self, alert: Alert) -> None:
+        """Return only once the channel has accepted ``alert``.
+
+        Raise ``DeliveryError`` otherwise; ``retryable`` tells the outbox whether to try again.
+        """
+        ...
+
+    async def aclose(self) -> None:
+        """Release what the notifier owns; shared resources (the HTTP client) stay open."""
+        ...
+
+
+@dataclass(frozen=True, kw_only=True)
+class Resources:
+    """What a factory may draw on besides its own channel config."""
+
+    settings: Settings
+    http: httpx.AsyncClient
+    #: the console channel's stream; ``None`` means whatever ``sys.stdout`` is at send time
+    stdout: TextIO | None = None
+
+
+#: factory(name, channel config model, resources) -> Notifier, keyed by the YAML word
+CHANNEL_KINDS: dict[str, Callable[..., Notifier]] = {}
+
+_Factory = TypeVar("_Factory", bound=Callable[..., Notifier])
+
+
+def register(kind: str) -> Callable[[_Factory], _Factory]:
+    """Make ``factory`` the builder for channels written as ``kind:`` in monitor.yaml."""
+
+    def decorate(factory: _Factory) -> _Factory:
+        if kind in CHANNEL_KINDS:
+            raise ValueError(f"channel kind {kind!r} is registered twice")
+        CHANNEL_KINDS[kind] = factory
+        return factory
+
+    return decorate
+
+
+def channel_kind(config: BaseModel) -> str:
+    """The YAML word of a channel config model: the one kind field it has."""
+    fields = type(config).model_fields
+    return next(kind for kind in SCHEMA_CHANNEL_KINDS if kind in fields)
+
+
+def build_channels(
+    settings: Settings, *, http: httpx.AsyncClient, stdout: TextIO | None = None
+) -> dict[str, Notifier]:
+    """One notifier per ``settings.channels`` entry, under the same name."""
+    resources = Resources(settings=settings, http=http, stdout=stdout)
+    notifiers: dict[str, Notifier] = {}
+    for name, config in settings.channels.items():
+        kind = channel_kind(config)
+        factory = CHANNEL_KINDS.get(kind)
+        if factory is None:
+            # The schema accepts a kind no module implements: a bug here, not in the user's file.
+            raise LookupError(f"no notifier is registered for channel kind {kind!r}")
+        notifiers[name] = factory(name, config, resources)
+    return notifiers

@@ -1,0 +1,65 @@
+"""Slack incoming webhooks: POST the rendered message; accepted only when Slack says ``ok``."""
+
+from __future__ import annotations
+
+import json
+from datetime import UTC, datetime
+
+import httpx
+
+from monitor.config.schema import SlackChannel
+from monitor.errors import DeliveryError
+from monitor.model import Alert
+from monitor.notify import _http
+from monitor.notify.base import Resources, register
+from monitor.notify.render import slack_message
+
+
+class SlackNotifier:
+    def __init__(
+        self,
+        name: str,
+        url: str,
+        *,
+        http: httpx.AsyncClient,
+        deadline: float = _http.DEFAULT_DEADLINE,
+    ) -> None:
+        self.name = name
+        self._url = url
+        self._http = http
+        self._deadline = deadline
+        self._secrets = _http.Secrets(url)
+
+    def __repr__(self) -> str:
+        return f"SlackNotifier({self.name!r}, {self._secrets.target!r})"
+
+    async def send(self, alert: Alert) -> None:
+        body = json.dumps(slack_message(alert), ensure_ascii=False).encode("utf-8", "replace")
+        answer = await _http.post(
+            self._http,
+            channel=self.name,
+            url=self._url,
+            content=body,
+            headers={"Content-Type": "application/json; charset=utf-8"},
+            deadline=self._deadline,
+            secrets=self._secrets,
+        )
+        if not answer.accepted:
+            raise _http.failure(self.name, answer, self._secrets, now=datetime.now(UTC))
+        # Slack reports some refusals (a revoked token, an archived channel) with a 2xx status
+        # and the reason as the body; only a literal "ok" means the message was posted.
+        if answer.body.strip() != b"ok":
+            raise DeliveryError(
+                self.name,
+                f"Slack did not accept the message: HTTP {answer.status} "
+                f"{_http.quote(answer.body, self._secrets)}",
+                retryable=False,
+            )
+
+    async def aclose(self) -> None:
+        """Nothing to release: the HTTP client is shared and closed by its owner."""
+
+
+@register("slack")
+def slack_channel(name: str, config: SlackChannel, resources: Resources) -> SlackNotifier:
+    return SlackNotifier(name, config.slack, http=resources.http)
