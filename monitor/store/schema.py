@@ -1,0 +1,93 @@
+"""The tables, as SQLAlchemy Core objects; migrations create them, queries use them."""
+
+from __future__ import annotations
+
+from sqlalchemy import (
+    Boolean,
+    Column,
+    DateTime,
+    ForeignKey,
+    Index,
+    Integer,
+    MetaData,
+    String,
+    Table,
+    Text,
+    UniqueConstraint,
+)
+
+metadata = MetaData()
+
+sources = Table(
+    "sources",
+    metadata,
+    Column("name", String(64), primary_key=True),
+    Column("etag", Text),
+    Column("last_modified", Text),
+    Column("last_success_at", DateTime(timezone=True)),
+    Column("last_error", Text),
+    Column("last_error_at", DateTime(timezone=True)),
+    Column("consecutive_failures", Integer, nullable=False, default=0),
+    Column("fetched_once", Boolean, nullable=False, default=False),
+    Column("items_seen", Integer, nullable=False, default=0),
+)
+
+items = Table(
+    "items",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("key", Text, nullable=False, unique=True),
+    Column("source", String(64), nullable=False),
+    Column("guid", Text, nullable=False),
+    Column("url", Text, nullable=False),
+    Column("title", Text, nullable=False),
+    Column("summary", Text, nullable=False),
+    Column("content", Text, nullable=False),
+    Column("author", Text, nullable=False),
+    Column("tags", Text, nullable=False),
+    Column("published_at", DateTime(timezone=True)),
+    Column("first_seen_at", DateTime(timezone=True), nullable=False),
+    Index("ix_items_first_seen_at", "first_seen_at"),
+)
+
+item_keys = Table(
+    "item_keys",
+    metadata,
+    Column("key", Text, primary_key=True),
+    Column("item_id", Integer, ForeignKey("items.id", ondelete="CASCADE"), nullable=False),
+)
+
+alerts = Table(
+    "alerts",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("key", String(64), nullable=False, unique=True),
+    Column("rule", String(64), nullable=False),
+    Column("item_id", Integer, ForeignKey("items.id", ondelete="CASCADE"), nullable=False),
+    Column("payload", Text, nullable=False),
+    Column("created_at", DateTime(timezone=True), nullable=False),
+)
+
+deliveries = Table(
+    "deliveries",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("alert_id", Integer, ForeignKey("alerts.id", ondelete="CASCADE"), nullable=False),
+    Column("channel", String(64), nullable=False),
+    Column("status", String(16), nullable=False),
+    Column("attempts", Integer, nullable=False, default=0),
+    Column("next_attempt_at", DateTime(timezone=True)),
+    Column("last_error", Text),
+    Column("created_at", DateTime(timezone=True), nullable=False),
+    Column("sent_at", DateTime(timezone=True)),
+    Column("updated_at", DateTime(timezone=True), nullable=False),
+    UniqueConstraint("alert_id", "channel", name="uq_deliveries_alert_channel"),
+    Index("ix_deliveries_due", "status", "next_attempt_at"),
+)
+
+schema_migrations = Table(
+    "schema_migrations",
+    MetaData(),
+    Column("name", String(128), primary_key=True),
+    Column("applied_at", DateTime(timezone=True), nullable=False),
+)

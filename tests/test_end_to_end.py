@@ -1,0 +1,168 @@
+"""The whole path through the real command: feed -> shipped rule -> Slack, webhook, email."""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import json
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from tests.e2e_support import SHIPPED_RULES, STORY, UNRELATED, MonitorCli, rss, stop
+from tests.servers import LoopbackServer, Reply, wait_until
+from tests.smtp_server import SmtpTestServer
+
+SECRET = "whsec-test-4b1d"
+SMTP_USER, SMTP_PASSWORD = "monitor", "smtp-pass-9c2e"
+
+
+@pytest.fixture
+def smtp() -> Iterator[SmtpTestServer]:
+    with SmtpTestServer(starttls=True, credentials=(SMTP_USER, SMTP_PASSWORD)) as server:
+        yield server
+
+
+@pytest.fixture
+def cli(
+    tmp_path: Path,
+    http_server: LoopbackServer,
+    receiver: LoopbackServer,
+    smtp: SmtpTestServer,
+) -> MonitorCli:
+    receiver.set("/slack", Reply(body="ok"))
+    receiver.set("/hook", Reply(status=204))
+    monitor = MonitorCli(
+        tmp_path,
+        env={
+            "SLACK_WEBHOOK_URL": f"{receiver.url}/slack",
+            "WEBHOOK_SECRET": SECRET,
+            "SMTP_USER": SMTP_USER,
+            "SMTP_PASSWORD": SMTP_PASSWORD,
+        },
+    )
+    monitor.write_config(
+        f"""
+state: state/monitor.db
+rules: {SHIPPED_RULES}
+smtp:
+  host: 127.0.0.1
+  port: {smtp.port}
+  starttls: true
+  username: "${{SMTP_USER}}"
+  password: "${{SMTP_PASSWORD}}"
+  ca_file: {smtp.ca_file}
+sources:
+  - name: test-wire
+    feed: {http_server.url}/feed.xml
+    every: 1s
+channels:
+  newsroom: {{slack: "${{SLACK_WEBHOOK_URL}}"}}
+  analysts: {{email: {{to: [analyst@example.org], from: monitor@example.org}}}}
+  ops: {{webhook: "{receiver.url}/hook", secret: "${{WEBHOOK_SECRET}}"}}
+  terminal: {{console: true}}
+"""
+    )
+    return monitor
+
+
+def test_check_twice_alerts_once_per_channel_and_never_for_unrelated_items(
+    cli: MonitorCli, http_server: LoopbackServer, receiver: LoopbackServer, smtp: SmtpTestServer
+) -> None:
+    http_server.set("/feed.xml", Reply(body=rss([UNRELATED[0], STORY, *UNRELATED[1:]])))
+
+    first = cli.run("check")
+    assert first.returncode == 0, first.stderr
+    assert "test-wire: ok, 4 items, 4 new, 1 alerts" in first.stdout
+    assert STORY["title"] in first.stdout  # the console channel
+    second = cli.run("check")
+    assert second.returncode == 0, second.stderr
+    assert "test-wire: ok, 4 items, 0 new, 0 alerts" in second.stdout
+
+    (slack,) = receiver.requests_to("/slack")
+    message = json.loads(slack.body)
+    assert STORY["title"] in message["text"]
+    assert message["blocks"]
+    assert "link_names" not in message
+
+    (hook,) = receiver.requests_to("/hook")
+    expected = hmac.new(SECRET.encode(), hook.body, hashlib.sha256).hexdigest()
+    assert hook.headers["x-monitor-signature"] == f"sha256={expected}"
+    payload = json.loads(hook.body)
+    assert payload["rule"] == "foreign-tech-china-closure"
+    assert payload["title"] == STORY["title"]
+    assert payload["url"] == STORY["link"]
+    assert payload["source"] == "test-wire"
+    assert payload["published"] == "2024-09-03T08:30:00+00:00"
+    assert {m["field"] for m in payload["matched"]} >= {"title"}
+    assert "Shanghai" in {m["text"] for m in payload["matched"]}
+
+    (mail,) = smtp.received
+    assert mail.tls
+    assert mail.login == SMTP_USER
+    assert "foreign-tech-china-closure" in mail.message["Subject"]
+    assert STORY["title"] in mail.message["Subject"]
+    kinds = {part.get_content_type() for part in mail.message.walk()}
+    assert {"text/plain", "text/html"} <= kinds
+
+
+def test_check_reports_an_unreachable_source_and_still_exits_zero(
+    cli: MonitorCli, http_server: LoopbackServer
+) -> None:
+    http_server.set("/feed.xml", Reply(status=503))
+    result = cli.run("check")
+    assert result.returncode == 0, result.stderr
+    assert "test-wire: error: source 'test-wire': http_status: HTTP 503" in result.stdout
+
+
+def test_run_alerts_an_item_added_while_it_runs_and_exits_zero_on_sigterm(
+    cli: MonitorCli, http_server: LoopbackServer, receiver: LoopbackServer
+) -> None:
+    http_server.set("/feed.xml", Reply(body=rss(UNRELATED)))
+    process = cli.start("-v", "run")
+    try:
+        assert wait_until(lambda: len(http_server.requests_to("/feed.xml")) >= 2, timeout=20)
+        assert receiver.requests_to("/hook") == []
+        http_server.set("/feed.xml", Reply(body=rss([STORY, *UNRELATED])))
+        assert wait_until(lambda: len(receiver.requests_to("/hook")) == 1, timeout=20)
+        assert wait_until(lambda: len(receiver.requests_to("/slack")) == 1, timeout=10)
+        time.sleep(2.5)  # more polls of the same feed must not repeat the alert
+    finally:
+        code, out, err = stop(process)
+    assert code == 0, err
+    assert len(receiver.requests_to("/hook")) == 1
+    assert STORY["title"] in out
+
+
+def test_second_instance_on_the_same_state_refuses_to_start(
+    cli: MonitorCli, http_server: LoopbackServer
+) -> None:
+    http_server.set("/feed.xml", Reply(body=rss(UNRELATED)))
+    first = cli.start("run")
+    try:
+        assert wait_until(lambda: len(http_server.requests_to("/feed.xml")) >= 1, timeout=20)
+        second = cli.run("check")
+    finally:
+        code, _, err = stop(first)
+    assert code == 0, err
+    assert second.returncode == 1
+    assert "another instance holds" in second.stderr
+    assert f"(pid {first.pid})" in second.stderr
+
+
+def test_run_keeps_going_while_sources_are_unreachable(tmp_path: Path) -> None:
+    cli = MonitorCli(tmp_path)
+    cli.write_config(
+        f"rules: {SHIPPED_RULES}\n"
+        "sources:\n  - {name: gone, feed: 'http://127.0.0.1:9/feed', every: 1s}\n"
+        "channels:\n  terminal: {console: true}\n"
+    )
+    process = cli.start("-v", "run")
+    time.sleep(4)
+    assert process.poll() is None, "the daemon must keep running"
+    code, _, err = stop(process)
+    assert code == 0
+    assert "source gone failed" in err
+    assert "network" in err
