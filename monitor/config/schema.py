@@ -224,6 +224,8 @@ class Settings(Strict):
             if source.name in seen:
                 raise ValueError(f"duplicate source name {source.name!r}")
             seen.add(source.name)
+        if "all" in self.channels:
+            raise ValueError("'all' is reserved (a rule's notify: all means every channel)")
         if self.smtp is None and any(isinstance(c, EmailChannel) for c in self.channels.values()):
             raise ValueError("an email channel needs the smtp: settings")
         return self
