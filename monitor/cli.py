@@ -12,7 +12,7 @@ from typing import Any
 import click
 
 from monitor import __version__
-from monitor.config import load_config, load_rules, load_settings
+from monitor.config import load_config, load_rules, load_settings, resolve_rules_dir
 from monitor.errors import ConfigError, MonitorError
 from monitor.logs import setup_logging
 
@@ -70,7 +70,8 @@ def validate(ctx: click.Context) -> None:
         settings = None
     if settings is not None:
         try:
-            rules_count = len(load_rules(path.parent / settings.rules, set(settings.channels)))
+            rules_dir = resolve_rules_dir(path, settings)
+            rules_count = len(load_rules(rules_dir, set(settings.channels)))
         except ConfigError as exc:
             problems.extend(exc.problems)
     for problem in problems:
@@ -126,6 +127,9 @@ def run(ctx: click.Context) -> None:
     try:
         with instance_lock(config):
             asyncio.run(Daemon(config, stdout=sys.stdout).run())
+    except KeyboardInterrupt:
+        # Interrupted during start-up, before the daemon's own signal handlers were installed.
+        pass
     except MonitorError as exc:
         raise ReportedError(str(exc)) from exc
 

@@ -39,7 +39,20 @@ class Config:
 
     @property
     def rules_dir(self) -> Path:
-        return self.base_dir / self.settings.rules
+        return resolve_rules_dir(self.path, self.settings)
+
+
+def resolve_rules_dir(config_path: Path, settings: Settings) -> Path:
+    """A relative ``rules:`` is looked up beside the config file, then in the current folder.
+
+    So both a config kept with its rules and a config kept elsewhere (``--config
+    ~/monitor.yaml`` run from a checkout) find them.
+    """
+    configured = Path(settings.rules)
+    beside = config_path.parent / configured
+    if configured.is_absolute() or beside.is_dir() or not configured.is_dir():
+        return beside
+    return configured
 
 
 def load_settings(path: Path) -> Settings:
@@ -99,5 +112,5 @@ def load_rules(rules_dir: Path, channels: set[str]) -> tuple[Rule, ...]:
 def load_config(path: Path) -> Config:
     """Settings and rules together; problems in both are reported in one error."""
     settings = load_settings(path)
-    rules = load_rules(path.parent / settings.rules, set(settings.channels))
+    rules = load_rules(resolve_rules_dir(path, settings), set(settings.channels))
     return Config(path=path, settings=settings, rules=rules)
