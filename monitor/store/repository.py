@@ -1,35 +1,36 @@
 """The state store: one narrow interface over SQLite and PostgreSQL (SQLAlchemy Core).
 
-Every method is one transaction. SQLAlchemy's exceptions stop here and become StoreError, whose
-message names the database but never its password. Timestamps go in and come out as aware UTC.
+Every method is one transaction, and may be called from any thread (the engine's pool gives
+each call its own connection). SQLAlchemy's exceptions stop here and become StoreError, whose
+message names the database but never its password. Timestamps go in as aware datetimes (naive
+ones are taken as UTC) and come out as aware UTC.
 """
 
 from __future__ import annotations
 
 import json
 import logging
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import Connection, Engine, create_engine, event, func, select, update
-from sqlalchemy.dialects import postgresql, sqlite
-from sqlalchemy.engine import make_url
+from sqlalchemy import Connection, Engine, RowMapping, Select, func, select, update
 from sqlalchemy.exc import SQLAlchemyError
 
 from monitor.errors import StoreError
 from monitor.model import Alert, Item, KeyedItem, Outgoing
-from monitor.store import schema
-from monitor.store.migrations import migrate
+from monitor.store import engine as engines
+from monitor.store import rows, schema
 
 logger = logging.getLogger(__name__)
 
-SQLITE_HEADER = b"SQLite format 3\x00"
-#: keys per IN (...) query; SQLite's default limit on bound parameters is far above this
+#: Keys per IN (...) query: well under SQLite's limit on bound parameters.
 KEY_CHUNK = 500
+#: PostgreSQL advisory lock that serialises commit_items across processes (see there).
+COMMIT_LOCK = 0x6D6F6E69746F72  # "monitor"
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -49,7 +50,7 @@ class SourceState:
 class DeliveryRow:
     id: int
     channel: str
-    status: str
+    status: str  # pending | sent | dead
     attempts: int
     next_attempt_at: datetime | None
     last_error: str | None
@@ -64,134 +65,57 @@ class CommitResult:
     alerts_enqueued: int
 
 
-def _utc(value: datetime | None) -> datetime | None:
-    if value is None:
-        return None
-    return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
-
-
-def _aware(value: datetime) -> datetime:
-    return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
-
-
-def _engine_url(location: str, base_dir: Path | None) -> tuple[str, Path | None]:
-    """The SQLAlchemy URL and, for SQLite, the database file."""
-    if location.startswith(("postgresql://", "postgres://")):
-        return "postgresql+psycopg://" + location.split("://", 1)[1], None
-    if "://" in location and not location.startswith("sqlite:///"):
-        return location, None
-    path = Path(location.removeprefix("sqlite:///"))
-    if base_dir is not None and not path.is_absolute():
-        path = base_dir / path
-    return f"sqlite:///{path}", path
-
-
-def _check_sqlite_file(path: Path) -> None:
-    try:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        if path.exists() and path.stat().st_size > 0:
-            with path.open("rb") as handle:
-                header = handle.read(len(SQLITE_HEADER))
-            if header != SQLITE_HEADER:
-                raise StoreError(
-                    f"{path} is not a valid SQLite database (corrupt or another kind of file); "
-                    "it was left untouched: restore it from a backup or move it away"
-                )
-    except OSError as exc:
-        raise StoreError(f"cannot open state database {path}: {exc.strerror}") from exc
-
-
-def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
-    cursor = dbapi_connection.cursor()
-    # WAL lets readers work during a write; FULL makes a reported commit survive a power cut.
-    cursor.execute("PRAGMA journal_mode=WAL")
-    cursor.execute("PRAGMA synchronous=FULL")
-    cursor.execute("PRAGMA foreign_keys=ON")
-    cursor.execute("PRAGMA busy_timeout=10000")
-    cursor.close()
-
-
 class Store:
-    def __init__(self, engine: Engine, display: str) -> None:
+    def __init__(self, engine: Engine, location: engines.Location) -> None:
         self._engine = engine
-        self.display = display
+        self._location = location
+        self.display = location.display
 
     @classmethod
     def open(cls, location: str, *, base_dir: Path | None = None) -> Store:
-        url, sqlite_path = _engine_url(location, base_dir)
-        display = make_url(url).render_as_string(hide_password=True)
-        if sqlite_path is not None:
-            _check_sqlite_file(sqlite_path)
-            display = str(sqlite_path)
-        try:
-            engine = create_engine(url, pool_pre_ping=sqlite_path is None)
-            if sqlite_path is not None:
-                event.listen(engine, "connect", _sqlite_pragmas)
-            store = cls(engine, display)
-            with store._translate("open"):
-                ran = migrate(engine)
-        except StoreError:
-            raise
-        except (SQLAlchemyError, ImportError) as exc:
-            raise StoreError(f"cannot open state database {display}: {_reason(exc)}") from exc
-        if ran:
-            logger.info("state database %s: applied %s", display, ", ".join(ran))
-        return store
+        """Open (creating it if needed) and migrate the database at ``location``.
+
+        ``location`` is a file path (relative to ``base_dir`` when given), ``sqlite:///path``,
+        or a ``postgresql://`` URL (driven by psycopg 3).
+        """
+        engine, where = engines.open_migrated(location, base_dir)
+        return cls(engine, where)
 
     def close(self) -> None:
         self._engine.dispose()
 
     @contextmanager
-    def _translate(self, action: str) -> Iterator[None]:
+    def _transaction(self, action: str, *, write: bool = False) -> Iterator[Connection]:
         try:
-            yield
+            with self._engine.connect() as conn:
+                conn.execution_options(**{engines.WRITE: write})
+                with conn.begin():
+                    yield conn
         except SQLAlchemyError as exc:
-            raise StoreError(
-                f"state database {self.display}: {action} failed: {_reason(exc)}"
-            ) from exc
-
-    @contextmanager
-    def _transaction(self, action: str) -> Iterator[Connection]:
-        with self._translate(action), self._engine.begin() as conn:
-            yield conn
-
-    def _insert(self, table: Any) -> Any:
-        dialect = postgresql if self._engine.dialect.name == "postgresql" else sqlite
-        return dialect.insert(table)
+            reason = engines.describe(exc, self._location)
+            raise StoreError(f"state database {self.display}: {action} failed: {reason}") from exc
 
     # --- sources ------------------------------------------------------------------------
 
     def source_state(self, name: str) -> SourceState:
         with self._transaction("reading source state") as conn:
             row = conn.execute(select(schema.sources).where(schema.sources.c.name == name)).first()
-        return self._source_state(row._mapping) if row else SourceState(name=name)
+        return _source_state(row._mapping) if row else SourceState(name=name)
 
     def all_source_states(self) -> list[SourceState]:
         with self._transaction("reading source states") as conn:
-            rows = conn.execute(select(schema.sources).order_by(schema.sources.c.name)).all()
-        return [self._source_state(r._mapping) for r in rows]
+            found = conn.execute(select(schema.sources).order_by(schema.sources.c.name)).all()
+        return [_source_state(r._mapping) for r in found]
 
-    @staticmethod
-    def _source_state(row: Any) -> SourceState:
-        return SourceState(
-            name=row["name"],
-            etag=row["etag"],
-            last_modified=row["last_modified"],
-            last_success_at=_utc(row["last_success_at"]),
-            last_error=row["last_error"],
-            last_error_at=_utc(row["last_error_at"]),
-            consecutive_failures=row["consecutive_failures"],
-            fetched_once=bool(row["fetched_once"]),
-            items_seen=row["items_seen"],
-        )
-
-    def _upsert_source(self, conn: Connection, name: str, values: dict[str, Any]) -> None:
-        conn.execute(
-            self._insert(schema.sources)
-            .values(name=name, consecutive_failures=0, fetched_once=False, items_seen=0)
-            .on_conflict_do_nothing()
-        )
-        conn.execute(update(schema.sources).where(schema.sources.c.name == name).values(values))
+    def _update_source(self, action: str, name: str, values: Mapping[str, Any]) -> None:
+        s = schema.sources
+        with self._transaction(action, write=True) as conn:
+            conn.execute(
+                schema.insert_or_ignore(conn.dialect.name, s).values(
+                    name=name, consecutive_failures=0, fetched_once=False, items_seen=0
+                )
+            )
+            conn.execute(update(s).where(s.c.name == name).values(values))
 
     def record_fetch_success(
         self,
@@ -202,50 +126,37 @@ class Store:
         last_modified: str | None,
         items_seen: int,
     ) -> None:
-        with self._transaction("recording a fetch") as conn:
-            self._upsert_source(
-                conn,
-                name,
-                {
-                    "last_success_at": _aware(at),
-                    "etag": etag,
-                    "last_modified": last_modified,
-                    "consecutive_failures": 0,
-                    "fetched_once": True,
-                    "items_seen": schema.sources.c.items_seen + items_seen,
-                },
-            )
+        values = {
+            "last_success_at": rows.utc(at),
+            "etag": etag,
+            "last_modified": last_modified,
+            "consecutive_failures": 0,
+            "fetched_once": True,
+            "items_seen": schema.sources.c.items_seen + items_seen,
+        }
+        self._update_source("recording a fetch", name, values)
 
     def record_not_modified(self, name: str, *, at: datetime) -> None:
-        with self._transaction("recording a fetch") as conn:
-            self._upsert_source(
-                conn, name, {"last_success_at": _aware(at), "consecutive_failures": 0}
-            )
+        values = {"last_success_at": rows.utc(at), "consecutive_failures": 0}
+        self._update_source("recording a fetch", name, values)
 
     def record_fetch_failure(self, name: str, *, at: datetime, error: str) -> None:
-        with self._transaction("recording a failure") as conn:
-            self._upsert_source(
-                conn,
-                name,
-                {
-                    "last_error": error,
-                    "last_error_at": _aware(at),
-                    "consecutive_failures": schema.sources.c.consecutive_failures + 1,
-                },
-            )
+        values = {
+            "last_error": error,
+            "last_error_at": rows.utc(at),
+            "consecutive_failures": schema.sources.c.consecutive_failures + 1,
+        }
+        self._update_source("recording a failure", name, values)
 
     # --- items and alerts -----------------------------------------------------------------
 
-    def _existing_keys(self, conn: Connection, keys: Sequence[str]) -> set[str]:
-        found: set[str] = set()
+    @staticmethod
+    def _existing_keys(conn: Connection, keys: Sequence[str]) -> set[str]:
+        k = schema.item_keys.c.key
         unique = list(dict.fromkeys(keys))
+        found: set[str] = set()
         for start in range(0, len(unique), KEY_CHUNK):
-            chunk = unique[start : start + KEY_CHUNK]
-            found.update(
-                conn.scalars(
-                    select(schema.item_keys.c.key).where(schema.item_keys.c.key.in_(chunk))
-                )
-            )
+            found.update(conn.scalars(select(k).where(k.in_(unique[start : start + KEY_CHUNK]))))
         return found
 
     def filter_new(self, batch: Sequence[KeyedItem]) -> list[KeyedItem]:
@@ -266,36 +177,62 @@ class Store:
         *,
         at: datetime,
     ) -> CommitResult:
-        """Items, their keys, alerts and deliveries in one transaction: all of it, or none."""
-        now = _aware(at)
+        """Items, their keys, alerts and deliveries in one transaction: all of it, or none.
+
+        An item any of whose keys another writer stored since ``filter_new`` is skipped, with
+        its alerts.
+        """
+        now = rows.utc(at)
         items_added = alerts_enqueued = 0
-        with self._transaction("storing items and alerts") as conn:
-            # Another writer may have stored some of these since filter_new: skip those.
+        with self._transaction("storing items and alerts", write=True) as conn:
+            if conn.dialect.name == "postgresql":
+                # One writer at a time, as SQLite's BEGIN IMMEDIATE gives: two batches holding
+                # the same items in another order would otherwise deadlock on each other's keys.
+                conn.execute(select(func.pg_advisory_xact_lock(COMMIT_LOCK)))
             taken = self._existing_keys(conn, [k for entry, _ in batch for k in entry.keys])
             for entry, outgoing in batch:
-                if not taken.isdisjoint(entry.keys):
+                keys = tuple(dict.fromkeys(entry.keys))
+                if not taken.isdisjoint(keys):
                     continue
-                taken.update(entry.keys)
-                item_id = conn.execute(
-                    self._insert(schema.items)
-                    .values(_item_row(entry, source, now))
-                    .on_conflict_do_nothing()
-                    .returning(schema.items.c.id)
-                ).scalar()
+                taken.update(keys)
+                item_id = self._insert_item(conn, source, entry, keys, now)
                 if item_id is None:
                     continue
                 items_added += 1
-                conn.execute(
-                    self._insert(schema.item_keys).on_conflict_do_nothing(),
-                    [{"key": key, "item_id": item_id} for key in entry.keys],
-                )
                 for out in outgoing:
                     alerts_enqueued += self._enqueue(conn, item_id, out, now)
         return CommitResult(items_added=items_added, alerts_enqueued=alerts_enqueued)
 
-    def _enqueue(self, conn: Connection, item_id: int, out: Outgoing, now: datetime) -> int:
+    @staticmethod
+    def _insert_item(
+        conn: Connection, source: str, entry: KeyedItem, keys: tuple[str, ...], now: datetime
+    ) -> int | None:
+        """The new item's id, or None when one of its keys is already stored."""
+        dialect = conn.dialect.name
+        item_id: int | None = conn.execute(
+            schema.insert_or_ignore(dialect, schema.items)
+            .values(rows.item_row(entry, source, now))
+            .returning(schema.items.c.id)
+        ).scalar()
+        if item_id is None:
+            return None
+        inserted = conn.execute(
+            schema.insert_or_ignore(dialect, schema.item_keys)
+            .values([{"key": key, "item_id": item_id} for key in keys])
+            .returning(schema.item_keys.c.key)
+        ).all()
+        if len(inserted) < len(keys):
+            # Reached only when a writer that skips COMMIT_LOCK stored one of the keys after the
+            # check above: undo this item alone, the rest of the batch stays.
+            conn.execute(schema.item_keys.delete().where(schema.item_keys.c.item_id == item_id))
+            conn.execute(schema.items.delete().where(schema.items.c.id == item_id))
+            return None
+        return item_id
+
+    @staticmethod
+    def _enqueue(conn: Connection, item_id: int, out: Outgoing, now: datetime) -> int:
         alert_id = conn.execute(
-            self._insert(schema.alerts)
+            schema.insert_or_ignore(conn.dialect.name, schema.alerts)
             .values(
                 key=out.alert.key,
                 rule=out.alert.rule,
@@ -303,12 +240,13 @@ class Store:
                 payload=out.alert.to_json(),
                 created_at=now,
             )
-            .on_conflict_do_nothing()
             .returning(schema.alerts.c.id)
         ).scalar()
         if alert_id is None:
             return 0
         if out.channels:
+            # A plain insert: a repeated channel breaks UNIQUE(alert_id, channel) and fails the
+            # whole call, since silently dropping it would hide a bug in the caller.
             conn.execute(
                 schema.deliveries.insert(),
                 [
@@ -327,19 +265,22 @@ class Store:
         return 1
 
     def recent_items(self, *, since: datetime, limit: int = 10000) -> list[Item]:
+        """Items first seen since ``since``, oldest first; past ``limit``, the newest are kept."""
+        i = schema.items
         query = (
-            select(schema.items)
-            .where(schema.items.c.first_seen_at >= _aware(since))
-            .order_by(schema.items.c.first_seen_at, schema.items.c.id)
+            select(i)
+            .where(i.c.first_seen_at >= rows.utc(since))
+            .order_by(i.c.first_seen_at.desc(), i.c.id.desc())
             .limit(limit)
         )
         with self._transaction("reading items") as conn:
-            rows = conn.execute(query).all()
-        return [_item_from_row(r._mapping) for r in rows]
+            found = conn.execute(query).all()
+        return [rows.item_from_row(r._mapping) for r in reversed(found)]
 
     # --- deliveries -----------------------------------------------------------------------
 
-    def _delivery_query(self) -> Any:
+    @staticmethod
+    def _delivery_query() -> Select[Any]:
         d, a = schema.deliveries, schema.alerts
         return select(d, a.c.payload).join(a, a.c.id == d.c.alert_id)
 
@@ -347,7 +288,7 @@ class Store:
         d = schema.deliveries
         query = (
             self._delivery_query()
-            .where(d.c.status == "pending", d.c.next_attempt_at <= _aware(now))
+            .where(d.c.status == "pending", d.c.next_attempt_at <= rows.utc(now))
             .order_by(d.c.next_attempt_at, d.c.id)
             .limit(limit)
         )
@@ -362,39 +303,43 @@ class Store:
         with self._transaction("reading deliveries") as conn:
             return [_delivery(r._mapping) for r in conn.execute(query).all()]
 
-    def _update_delivery(self, delivery_id: int, values: dict[str, Any]) -> None:
+    def _update_delivery(
+        self, delivery_id: int, values: Mapping[str, Any], *, only_pending: bool
+    ) -> None:
         d = schema.deliveries
-        with self._transaction("updating a delivery") as conn:
-            conn.execute(
-                update(d).where(d.c.id == delivery_id).values(attempts=d.c.attempts + 1, **values)
-            )
+        statement = (
+            update(d).where(d.c.id == delivery_id).values(attempts=d.c.attempts + 1, **values)
+        )
+        if only_pending:
+            # A late failure report (an overlapping sweep) must not undo a recorded send.
+            statement = statement.where(d.c.status == "pending")
+        with self._transaction("updating a delivery", write=True) as conn:
+            changed = conn.execute(statement).rowcount
+        if not changed:
+            logger.warning("delivery %s: not updated (gone, or no longer pending)", delivery_id)
 
     def mark_sent(self, delivery_id: int, *, at: datetime) -> None:
-        now = _aware(at)
-        self._update_delivery(
-            delivery_id, {"status": "sent", "sent_at": now, "updated_at": now, "last_error": None}
-        )
+        now = rows.utc(at)
+        values = {"status": "sent", "sent_at": now, "updated_at": now}
+        self._update_delivery(delivery_id, values, only_pending=False)
 
     def mark_retry(
         self, delivery_id: int, *, at: datetime, error: str, next_attempt_at: datetime
     ) -> None:
-        self._update_delivery(
-            delivery_id,
-            {
-                "last_error": error,
-                "next_attempt_at": _aware(next_attempt_at),
-                "updated_at": _aware(at),
-            },
-        )
+        values = {
+            "last_error": error,
+            "next_attempt_at": rows.utc(next_attempt_at),
+            "updated_at": rows.utc(at),
+        }
+        self._update_delivery(delivery_id, values, only_pending=True)
 
     def mark_dead(self, delivery_id: int, *, at: datetime, error: str) -> None:
-        self._update_delivery(
-            delivery_id, {"status": "dead", "last_error": error, "updated_at": _aware(at)}
-        )
+        values = {"status": "dead", "last_error": error, "updated_at": rows.utc(at)}
+        self._update_delivery(delivery_id, values, only_pending=True)
 
     def retry_dead(self, *, at: datetime, delivery_ids: Sequence[int] | None = None) -> int:
         d = schema.deliveries
-        now = _aware(at)
+        now = rows.utc(at)
         statement = (
             update(d)
             .where(d.c.status == "dead")
@@ -402,60 +347,33 @@ class Store:
         )
         if delivery_ids is not None:
             statement = statement.where(d.c.id.in_(list(delivery_ids)))
-        with self._transaction("re-queueing deliveries") as conn:
+        with self._transaction("re-queueing deliveries", write=True) as conn:
             return conn.execute(statement).rowcount
 
-    def count_items(self) -> int:
-        with self._transaction("counting items") as conn:
-            return int(conn.scalar(select(func.count()).select_from(schema.items)) or 0)
 
-
-def _item_row(entry: KeyedItem, source: str, now: datetime) -> dict[str, Any]:
-    item = entry.item
-    return {
-        "key": entry.key,
-        "source": source,
-        "guid": item.guid,
-        "url": item.url,
-        "title": item.title,
-        "summary": item.summary,
-        "content": item.content,
-        "author": item.author,
-        "tags": json.dumps(list(item.tags), ensure_ascii=False),
-        "published_at": _utc(item.published),
-        "first_seen_at": now,
-    }
-
-
-def _item_from_row(row: Any) -> Item:
-    return Item(
-        source=row["source"],
-        title=row["title"],
-        url=row["url"],
-        summary=row["summary"],
-        content=row["content"],
-        published=_utc(row["published_at"]),
-        guid=row["guid"],
-        author=row["author"],
-        tags=tuple(json.loads(row["tags"])),
+def _source_state(row: RowMapping) -> SourceState:
+    return SourceState(
+        name=row["name"],
+        etag=row["etag"],
+        last_modified=row["last_modified"],
+        last_success_at=rows.utc_or_none(row["last_success_at"]),
+        last_error=row["last_error"],
+        last_error_at=rows.utc_or_none(row["last_error_at"]),
+        consecutive_failures=row["consecutive_failures"],
+        fetched_once=bool(row["fetched_once"]),
+        items_seen=row["items_seen"],
     )
 
 
-def _delivery(row: Any) -> DeliveryRow:
+def _delivery(row: RowMapping) -> DeliveryRow:
     return DeliveryRow(
         id=row["id"],
         channel=row["channel"],
         status=row["status"],
         attempts=row["attempts"],
-        next_attempt_at=_utc(row["next_attempt_at"]),
+        next_attempt_at=rows.utc_or_none(row["next_attempt_at"]),
         last_error=row["last_error"],
-        created_at=_aware(row["created_at"]),
-        sent_at=_utc(row["sent_at"]),
+        created_at=rows.utc(row["created_at"]),
+        sent_at=rows.utc_or_none(row["sent_at"]),
         alert=Alert.from_dict(json.loads(row["payload"])),
     )
-
-
-def _reason(exc: BaseException) -> str:
-    """The driver's own message, first line only: SQLAlchemy appends the SQL and parameters."""
-    original = getattr(exc, "orig", None) or exc
-    return str(original).strip().splitlines()[0] if str(original).strip() else type(exc).__name__

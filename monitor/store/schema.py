@@ -8,6 +8,7 @@ from sqlalchemy import (
     DateTime,
     ForeignKey,
     Index,
+    Insert,
     Integer,
     MetaData,
     String,
@@ -15,6 +16,7 @@ from sqlalchemy import (
     Text,
     UniqueConstraint,
 )
+from sqlalchemy.dialects import postgresql, sqlite
 
 metadata = MetaData()
 
@@ -91,3 +93,14 @@ schema_migrations = Table(
     Column("name", String(128), primary_key=True),
     Column("applied_at", DateTime(timezone=True), nullable=False),
 )
+
+
+def insert_or_ignore(dialect_name: str, table: Table) -> Insert:
+    """INSERT ... ON CONFLICT DO NOTHING: rows that would violate a unique key are skipped.
+
+    Both dialects spell it the same, but SQLAlchemy offers it only through each dialect's own
+    construct; with RETURNING, the skipped rows are simply absent from the result.
+    """
+    if dialect_name == "postgresql":
+        return postgresql.insert(table).on_conflict_do_nothing()
+    return sqlite.insert(table).on_conflict_do_nothing()

@@ -3,50 +3,63 @@
 from __future__ import annotations
 
 import os
+import pwd
+import random
+import shutil
+import tempfile
+import threading
 import uuid
-from collections.abc import Iterator
-from datetime import UTC, datetime, timedelta
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from datetime import UTC, datetime, timedelta, timezone
 from pathlib import Path
 
 import pytest
-from sqlalchemy import create_engine, text
+from sqlalchemy import Connection, Engine, create_engine, inspect, select, text
 
 from monitor.errors import StoreError
-from monitor.model import Alert, Item, KeyedItem, Outgoing
+from monitor.model import Alert, Item, KeyedItem, Match, Outgoing
 from monitor.sources.normalize import identity_keys
-from monitor.store import Store
-from monitor.store.migrations import MIGRATIONS, applied
+from monitor.store import CommitResult, SourceState, Store, migrations, schema
+from monitor.store.rows import item_row
 from tests.conftest import postgres_url
 
 T0 = datetime(2024, 9, 3, 8, 0, tzinfo=UTC)
+TABLES = {"sources", "items", "item_keys", "alerts", "deliveries", "schema_migrations"}
 
-postgres_param = pytest.param(
-    "postgresql",
-    marks=[
-        pytest.mark.postgres,
-        pytest.mark.skipif(
-            os.environ.get("MONITOR_SKIP_POSTGRES") == "1", reason="MONITOR_SKIP_POSTGRES=1"
-        ),
-    ],
-)
+needs_postgres = [
+    pytest.mark.postgres,
+    pytest.mark.skipif(
+        os.environ.get("MONITOR_SKIP_POSTGRES") == "1", reason="MONITOR_SKIP_POSTGRES=1"
+    ),
+]
 
 
-@pytest.fixture
+@contextmanager
+def fresh_postgres_database() -> Iterator[str]:
+    """The URL of a new, empty database on the local server, dropped afterwards."""
+    admin = create_engine(postgres_url(), isolation_level="AUTOCOMMIT")
+    name = f"monitor_test_{uuid.uuid4().hex[:12]}"
+    try:
+        with admin.connect() as conn:
+            conn.execute(text(f'CREATE DATABASE "{name}"'))
+        try:
+            yield postgres_url().rsplit("/", 1)[0] + f"/{name}"
+        finally:
+            with admin.connect() as conn:
+                conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+    finally:
+        admin.dispose()
+
+
+@pytest.fixture(params=["sqlite", pytest.param("postgresql", marks=needs_postgres)])
 def database(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
-    """A location for a fresh, empty database of each backend."""
+    """The location of a fresh, empty database of each backend."""
     if request.param == "sqlite":
         yield str(tmp_path / "state" / "monitor.db")
         return
-    admin = create_engine(postgres_url(), isolation_level="AUTOCOMMIT")
-    name = f"monitor_test_{uuid.uuid4().hex[:12]}"
-    with admin.connect() as conn:
-        conn.execute(text(f'CREATE DATABASE "{name}"'))
-    try:
-        yield postgres_url().rsplit("/", 1)[0] + f"/{name}"
-    finally:
-        with admin.connect() as conn:
-            conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-        admin.dispose()
+    with fresh_postgres_database() as url:
+        yield url
 
 
 @pytest.fixture
@@ -58,148 +71,476 @@ def store(database: str) -> Iterator[Store]:
         opened.close()
 
 
-backends = pytest.mark.parametrize("database", ["sqlite", postgres_param], indirect=True)
+@contextmanager
+def raw_engine(database: str) -> Iterator[Engine]:
+    """A plain engine on the same database, to look at or write to it behind the store's back."""
+    engine = create_engine(database if "://" in database else f"sqlite:///{database}")
+    try:
+        yield engine
+    finally:
+        engine.dispose()
 
 
-def keyed(title: str, *, guid: str = "", url: str = "", source: str = "wire") -> KeyedItem:
-    item = Item(source=source, title=title, url=url, guid=guid, summary="s", tags=("a", "b"))
+def recorded_migrations(database: str) -> list[tuple[str, datetime]]:
+    with raw_engine(database) as engine, engine.connect() as conn:
+        table = schema.schema_migrations
+        return [
+            (row.name, row.applied_at)
+            for row in conn.execute(select(table).order_by(table.c.applied_at, table.c.name))
+        ]
+
+
+def keyed(
+    title: str,
+    *,
+    guid: str = "",
+    url: str = "",
+    published: datetime | None = None,
+    source: str = "wire",
+) -> KeyedItem:
+    item = Item(
+        source=source,
+        title=title,
+        url=url,
+        guid=guid,
+        summary="summary",
+        content="content",
+        author="author",
+        tags=("a", "b"),
+        published=published,
+    )
     return KeyedItem(item=item, keys=identity_keys(item))
 
 
-def outgoing(entry: KeyedItem, *channels: str, rule: str = "r") -> Outgoing:
-    from monitor.model import Match
-
+def outgoing(entry: KeyedItem, *channels: str, rule: str = "rule") -> Outgoing:
     match = Match(rule=rule, item=entry.item, evidence=())
     return Outgoing(alert=Alert.from_match(match, entry.key), channels=channels)
 
 
-@backends
-def test_migrations_are_recorded_and_opening_again_changes_nothing(database: str) -> None:
+def commit_one(store: Store, entry: KeyedItem, *channels: str, at: datetime = T0) -> CommitResult:
+    return store.commit_items("wire", [(entry, [outgoing(entry, *channels)])], at=at)
+
+
+# --- migrations ----------------------------------------------------------------------------
+
+
+def test_opening_records_every_migration_and_reopening_changes_nothing(database: str) -> None:
     Store.open(database).close()
-    again = Store.open(database)
-    again.close()
-    assert applied(again._engine) == [name for name, _ in MIGRATIONS]
+    first = recorded_migrations(database)
+    Store.open(database).close()
+    assert recorded_migrations(database) == first
+    assert [name for name, _ in first] == [name for name, _ in migrations.MIGRATIONS]
+    with raw_engine(database) as engine:
+        assert set(inspect(engine).get_table_names()) >= TABLES
 
 
-@backends
-def test_item_seen_under_another_guid_or_tracking_url_is_not_new(store: Store) -> None:
-    first = keyed("AWS shuts its Shanghai AI lab", guid="g1", url="https://e.org/a")
-    store.commit_items("wire", [(first, [])], at=T0)
-    same_url = keyed("Another headline for it", guid="g2", url="https://www.e.org/a?utm_source=x")
-    same_title = keyed("AWS shuts its Shanghai AI lab!", guid="g3", url="https://other.org/b")
-    fresh = keyed("Unrelated story about rain", guid="g4", url="https://e.org/rain")
-    assert store.filter_new([same_url, same_title, fresh]) == [fresh]
+def test_a_migration_appended_later_runs_once_after_the_earlier_ones(
+    database: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    Store.open(database).close()
+    runs: list[str] = []
+
+    def add_note(conn: Connection) -> None:
+        runs.append("0002")
+        conn.execute(text("ALTER TABLE sources ADD COLUMN note TEXT"))
+
+    later = [*migrations.MIGRATIONS, ("0002_source_note", add_note)]
+    monkeypatch.setattr(migrations, "MIGRATIONS", later)
+    Store.open(database).close()
+    Store.open(database).close()
+    assert runs == ["0002"]
+    assert [name for name, _ in recorded_migrations(database)] == [name for name, _ in later]
+    with raw_engine(database) as engine:
+        assert "note" in {c["name"] for c in inspect(engine).get_columns("sources")}
 
 
-@backends
-def test_duplicates_inside_one_batch_count_once(store: Store) -> None:
-    a = keyed("Story one with four words", guid="x1")
-    b = keyed("Story one with four words", guid="x2")
-    assert store.filter_new([a, b]) == [a]
+def test_a_failing_migration_leaves_no_trace_and_is_not_recorded(
+    database: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    Store.open(database).close()
+
+    def broken(conn: Connection) -> None:
+        conn.execute(text("CREATE TABLE scratch (x INTEGER)"))
+        conn.execute(text("SELECT no_such_column FROM scratch"))
+
+    monkeypatch.setattr(migrations, "MIGRATIONS", [*migrations.MIGRATIONS, ("0002_x", broken)])
+    with pytest.raises(StoreError, match="cannot open state database"):
+        Store.open(database)
+    assert "0002_x" not in [name for name, _ in recorded_migrations(database)]
+    with raw_engine(database) as engine:
+        assert "scratch" not in inspect(engine).get_table_names()
 
 
-@backends
-def test_commit_stores_items_alerts_and_one_delivery_per_channel(store: Store) -> None:
-    entry = keyed("AWS shuts its Shanghai AI lab", guid="g1")
-    result = store.commit_items("wire", [(entry, [outgoing(entry, "slack", "mail")])], at=T0)
-    assert (result.items_added, result.alerts_enqueued) == (1, 1)
+# --- which items are new -------------------------------------------------------------------
+
+
+def test_item_with_a_stored_guid_is_not_new_though_title_and_url_changed(store: Store) -> None:
+    commit_one(store, keyed("AWS shuts its Shanghai AI lab", guid="g1", url="https://e.org/a"))
+    edited = keyed("AWS closes Shanghai lab, updated", guid="g1", url="https://e.org/a-v2")
+    assert store.filter_new([edited]) == []
+
+
+def test_item_seen_under_another_guid_at_the_same_url_is_not_new(store: Store) -> None:
+    commit_one(store, keyed("AWS shuts its Shanghai AI lab", guid="g1", url="https://e.org/a"))
+    tracked = keyed("A headline of its own", guid="g2", url="https://www.e.org/a?utm_source=x")
+    assert store.filter_new([tracked]) == []
+
+
+def test_item_with_the_same_title_under_another_guid_and_url_is_not_new(store: Store) -> None:
+    commit_one(store, keyed("AWS shuts its Shanghai AI lab", guid="g1", url="https://e.org/a"))
+    syndicated = keyed("AWS shuts its Shanghai AI lab!", guid="g3", url="https://other.org/b")
+    assert store.filter_new([syndicated]) == []
+
+
+def test_items_sharing_no_key_with_stored_ones_are_new_in_batch_order(store: Store) -> None:
+    commit_one(store, keyed("AWS shuts its Shanghai AI lab", guid="g1", url="https://e.org/a"))
+    rain = keyed("Heavy rain expected over the weekend", guid="g4", url="https://e.org/rain")
+    snow = keyed("First snow falls in the Alps today", guid="g5", url="https://e.org/snow")
+    assert store.filter_new([snow, rain]) == [snow, rain]
+
+
+def test_entries_sharing_a_key_within_one_batch_count_once(store: Store) -> None:
+    first = keyed("Story one with four words", guid="x1", url="https://e.org/1")
+    same_title = keyed("Story one with four words", guid="x2", url="https://e.org/2")
+    same_guid = keyed("Quite another title for it", guid="x1", url="https://e.org/3")
+    same_url = keyed("Yet another title for it", guid="x4", url="https://e.org/1")
+    assert store.filter_new([first, same_title, same_guid, same_url]) == [first]
+
+
+def test_lookups_span_more_keys_than_one_query_takes(store: Store) -> None:
+    old = [keyed(f"Old story number {n} of many", guid=f"o{n}") for n in range(400)]
+    new = [keyed(f"New story number {n} of many", guid=f"n{n}") for n in range(300)]
+    result = store.commit_items("wire", [(e, []) for e in old], at=T0)
+    assert result.items_added == 400  # 800 keys: more than one IN (...) chunk
+    mixed = [e for pair in zip(old[:300], new, strict=True) for e in pair] + old[300:]
+    assert store.filter_new(mixed) == new
+
+
+# --- committing items and alerts -----------------------------------------------------------
+
+
+def test_commit_stores_items_alerts_and_one_pending_delivery_per_channel(store: Store) -> None:
+    entry = keyed("AWS shuts its Shanghai AI lab", guid="g1", published=T0 - timedelta(hours=2))
+    out = outgoing(entry, "slack", "mail")
+    result = store.commit_items("wire", [(entry, [out])], at=T0)
+    assert result == CommitResult(items_added=1, alerts_enqueued=1)
     due = store.due_deliveries(now=T0)
     assert sorted(d.channel for d in due) == ["mail", "slack"]
-    assert {d.alert.title for d in due} == {"AWS shuts its Shanghai AI lab"}
-    assert all(d.created_at.tzinfo is not None for d in due)
-    (stored,) = store.recent_items(since=T0 - timedelta(seconds=1))
-    assert stored == entry.item
+    for row in due:
+        assert (row.status, row.attempts, row.next_attempt_at, row.created_at) == (
+            "pending",
+            0,
+            T0,
+            T0,
+        )
+        assert (row.sent_at, row.last_error) == (None, None)
+        assert row.alert == out.alert
+    assert store.recent_items(since=T0) == [entry.item]
+    assert store.filter_new([entry]) == []
 
 
-@backends
+def test_an_alert_already_stored_is_not_enqueued_again(store: Store) -> None:
+    first = keyed("AWS shuts its Shanghai AI lab", guid="g1")
+    commit_one(store, first, "slack")
+    second = keyed("Another story in the same feed", guid="g2")
+    repeated = Outgoing(alert=outgoing(first, "slack").alert, channels=("slack", "mail"))
+    result = store.commit_items("wire", [(second, [repeated])], at=T0)
+    assert result == CommitResult(items_added=1, alerts_enqueued=0)
+    assert [d.channel for d in store.deliveries()] == ["slack"]
+
+
 def test_a_failing_batch_stores_nothing(store: Store) -> None:
     good = keyed("First story of the batch here", guid="g1")
     bad = keyed("Second story of the batch here", guid="g2")
-    broken = outgoing(bad, "slack", "slack")  # violates one delivery per (alert, channel)
+    broken = outgoing(bad, "slack", "slack")  # breaks UNIQUE(alert_id, channel)
+    batch = [(good, [outgoing(good, "slack")]), (bad, [broken])]
     with pytest.raises(StoreError, match="storing items and alerts failed"):
-        store.commit_items("wire", [(good, [outgoing(good, "slack")]), (bad, [broken])], at=T0)
+        store.commit_items("wire", batch, at=T0)
     assert store.filter_new([good, bad]) == [good, bad]
+    assert store.recent_items(since=T0 - timedelta(days=1)) == []
     assert store.deliveries() == []
+    # The failure did not leave the store unusable.
+    assert commit_one(store, good, "slack") == CommitResult(items_added=1, alerts_enqueued=1)
 
 
-@backends
 def test_item_stored_meanwhile_by_another_writer_is_skipped_with_its_alerts(
     store: Store, database: str
 ) -> None:
-    entry = keyed("Story that two daemons both saw", guid="g1")
+    theirs = keyed("Story that two daemons both saw", guid="theirs", url="https://e.org/s")
+    ours = keyed("Their headline differs from ours", guid="ours", url="https://e.org/s")
+    fresh = keyed("A story only this daemon saw", guid="fresh", url="https://e.org/f")
+    assert store.filter_new([ours, fresh]) == [ours, fresh]
     other = Store.open(database)
     try:
-        other.commit_items("wire", [(entry, [outgoing(entry, "slack")])], at=T0)
+        commit_one(other, theirs, "slack")
     finally:
         other.close()
-    result = store.commit_items("wire", [(entry, [outgoing(entry, "slack")])], at=T0)
-    assert (result.items_added, result.alerts_enqueued) == (0, 0)
-    assert len(store.deliveries()) == 1
+    batch = [(ours, [outgoing(ours, "slack")]), (fresh, [outgoing(fresh, "slack")])]
+    result = store.commit_items("wire", batch, at=T0)
+    assert result == CommitResult(items_added=1, alerts_enqueued=1)
+    assert sorted(d.alert.title for d in store.deliveries()) == sorted(
+        [theirs.item.title, fresh.item.title]
+    )
 
 
-@backends
-def test_delivery_lifecycle_retry_sent_dead_and_requeue(store: Store) -> None:
-    entry = keyed("Story for the delivery lifecycle", guid="g1")
-    store.commit_items("wire", [(entry, [outgoing(entry, "slack", "hook")])], at=T0)
-    by_channel = {d.channel: d for d in store.due_deliveries(now=T0)}
-    slack, hook = by_channel["slack"], by_channel["hook"]
+def test_commit_racing_an_uncommitted_writer_waits_then_skips_the_item(
+    store: Store, database: str
+) -> None:
+    theirs = keyed("Story that two daemons both saw", guid="theirs", url="https://e.org/s")
+    ours = keyed("Their headline differs from ours", guid="ours", url="https://e.org/s")
+    outcome: list[CommitResult | BaseException] = []
 
-    store.mark_retry(slack.id, at=T0, error="HTTP 503", next_attempt_at=T0 + timedelta(minutes=5))
-    assert [d.channel for d in store.due_deliveries(now=T0 + timedelta(minutes=4))] == ["hook"]
-    assert [d.channel for d in store.due_deliveries(now=T0 + timedelta(minutes=5))] == [
-        "hook",
-        "slack",
+    def commit() -> None:
+        try:
+            outcome.append(commit_one(store, ours, "slack"))
+        except BaseException as exc:
+            outcome.append(exc)
+
+    worker = threading.Thread(target=commit)
+    with raw_engine(database) as engine:
+        with engine.begin() as conn:
+            item_id = conn.execute(
+                schema.items.insert()
+                .values(item_row(theirs, "other", T0))
+                .returning(schema.items.c.id)
+            ).scalar_one()
+            conn.execute(
+                schema.item_keys.insert(), [{"key": k, "item_id": item_id} for k in theirs.keys]
+            )
+            worker.start()
+            worker.join(timeout=0.5)
+            assert worker.is_alive(), f"did not wait for the other writer: {outcome}"
+        worker.join(timeout=30)
+    assert outcome == [CommitResult(items_added=0, alerts_enqueued=0)]
+    assert [i.guid for i in store.recent_items(since=T0)] == ["theirs"]
+    assert store.deliveries() == []
+
+
+def test_concurrent_commits_from_threads_store_each_item_once(store: Store) -> None:
+    entries = [keyed(f"Shared story number {n} today", guid=f"s{n}") for n in range(30)]
+    added: list[int] = []
+    errors: list[BaseException] = []
+
+    def worker(seed: int) -> None:
+        order = entries[:]
+        random.Random(seed).shuffle(order)
+        try:
+            for start in range(0, len(order), 10):
+                chunk = [(e, [outgoing(e, "slack")]) for e in order[start : start + 10]]
+                added.append(store.commit_items("wire", chunk, at=T0).items_added)
+        except BaseException as exc:
+            errors.append(exc)
+
+    threads = [threading.Thread(target=worker, args=(seed,)) for seed in range(4)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=60)
+    assert errors == []
+    assert sum(added) == len(entries)
+    assert len(store.recent_items(since=T0)) == len(entries)
+    assert len(store.deliveries()) == len(entries)
+
+
+# --- deliveries ----------------------------------------------------------------------------
+
+
+def test_due_deliveries_come_oldest_first_up_to_the_limit(store: Store) -> None:
+    titles = [f"Story number {n} for the queue" for n in range(3)]
+    for n, title in enumerate(titles):
+        commit_one(store, keyed(title, guid=f"q{n}"), "slack", at=T0 + timedelta(minutes=n))
+    due = store.due_deliveries(now=T0 + timedelta(hours=1))
+    assert [d.alert.title for d in due] == titles
+    assert [d.alert.title for d in store.due_deliveries(now=T0 + timedelta(minutes=1))] == titles[
+        :2
     ]
+    assert [d.alert.title for d in store.due_deliveries(now=T0, limit=5)] == titles[:1]
+    assert len(store.due_deliveries(now=T0 + timedelta(hours=1), limit=2)) == 2
+    assert [d.alert.title for d in store.deliveries()] == titles[::-1]
 
-    store.mark_sent(slack.id, at=T0 + timedelta(minutes=5))
-    store.mark_dead(hook.id, at=T0, error="HTTP 404")
+
+def test_a_retried_delivery_is_not_due_before_its_next_attempt(store: Store) -> None:
+    commit_one(store, keyed("Story for the retry schedule", guid="g1"), "slack")
+    (row,) = store.due_deliveries(now=T0)
+    store.mark_retry(row.id, at=T0, error="HTTP 503", next_attempt_at=T0 + timedelta(minutes=5))
+    assert store.due_deliveries(now=T0 + timedelta(minutes=4, seconds=59)) == []
+    (again,) = store.due_deliveries(now=T0 + timedelta(minutes=5))
+    assert (again.id, again.status, again.attempts, again.last_error) == (
+        row.id,
+        "pending",
+        1,
+        "HTTP 503",
+    )
+    assert again.next_attempt_at == T0 + timedelta(minutes=5)
+
+
+def test_sent_and_dead_deliveries_record_the_attempt_and_are_never_due(store: Store) -> None:
+    commit_one(store, keyed("Story for the delivery lifecycle", guid="g1"), "slack", "hook")
+    by_channel = {d.channel: d for d in store.due_deliveries(now=T0)}
+    store.mark_retry(
+        by_channel["slack"].id, at=T0, error="timeout", next_attempt_at=T0 + timedelta(minutes=1)
+    )
+    store.mark_sent(by_channel["slack"].id, at=T0 + timedelta(minutes=1))
+    store.mark_dead(by_channel["hook"].id, at=T0, error="HTTP 404")
     rows = {d.channel: d for d in store.deliveries()}
-    assert rows["slack"].status == "sent"
-    assert rows["slack"].attempts == 2
-    assert rows["slack"].sent_at == T0 + timedelta(minutes=5)
-    assert rows["hook"].status == "dead"
-    assert rows["hook"].last_error == "HTTP 404"
+    assert (rows["slack"].status, rows["slack"].attempts) == ("sent", 2)
+    assert rows["slack"].sent_at == T0 + timedelta(minutes=1)
+    assert (rows["hook"].status, rows["hook"].attempts, rows["hook"].last_error) == (
+        "dead",
+        1,
+        "HTTP 404",
+    )
+    assert rows["hook"].sent_at is None
     assert store.due_deliveries(now=T0 + timedelta(days=1)) == []
+    assert [d.channel for d in store.deliveries(status="dead")] == ["hook"]
+    assert [d.channel for d in store.deliveries(status="sent")] == ["slack"]
+    assert store.deliveries(status="pending") == []
 
-    assert store.retry_dead(at=T0 + timedelta(hours=1)) == 1
-    assert [d.channel for d in store.due_deliveries(now=T0 + timedelta(hours=1))] == ["hook"]
+
+def test_a_late_failure_report_does_not_undo_a_recorded_send(store: Store) -> None:
+    commit_one(store, keyed("Story sent by an overlapping sweep", guid="g1"), "slack")
+    (row,) = store.due_deliveries(now=T0)
+    store.mark_sent(row.id, at=T0)
+    store.mark_dead(row.id, at=T0, error="HTTP 500")
+    store.mark_retry(row.id, at=T0, error="HTTP 500", next_attempt_at=T0)
+    (after,) = store.deliveries()
+    assert (after.status, after.attempts, after.sent_at) == ("sent", 1, T0)
 
 
-@backends
-def test_source_state_counts_failures_and_resets_on_success(store: Store) -> None:
-    assert store.source_state("wire").fetched_once is False
+def test_retry_dead_requeues_the_chosen_dead_deliveries_only(store: Store) -> None:
+    commit_one(store, keyed("Story for the dead letters", guid="g1"), "a", "b", "c")
+    ids = {d.channel: d.id for d in store.due_deliveries(now=T0)}
+    store.mark_dead(ids["a"], at=T0, error="HTTP 404")
+    store.mark_dead(ids["b"], at=T0, error="HTTP 404")
+    store.mark_sent(ids["c"], at=T0)
+    later = T0 + timedelta(hours=1)
+    assert store.retry_dead(at=later, delivery_ids=[ids["a"], ids["c"]]) == 1
+    (due,) = store.due_deliveries(now=later)
+    assert (due.channel, due.status, due.next_attempt_at) == ("a", "pending", later)
+    assert store.retry_dead(at=later) == 1
+    assert store.retry_dead(at=later) == 0
+    assert sorted(d.channel for d in store.due_deliveries(now=later)) == ["a", "b"]
+    assert [d.channel for d in store.deliveries(status="sent")] == ["c"]
+
+
+# --- source state --------------------------------------------------------------------------
+
+
+def test_a_source_never_seen_has_the_default_state(store: Store) -> None:
+    assert store.source_state("wire") == SourceState(name="wire")
+    assert store.all_source_states() == []
+
+
+def test_failures_count_up_and_a_success_resets_them_but_keeps_the_last_error(
+    store: Store,
+) -> None:
     store.record_fetch_failure("wire", at=T0, error="timeout")
     store.record_fetch_failure("wire", at=T0 + timedelta(minutes=1), error="HTTP 503")
     failing = store.source_state("wire")
-    assert failing.consecutive_failures == 2
-    assert failing.last_error == "HTTP 503"
-    assert failing.last_error_at == T0 + timedelta(minutes=1)
-
-    store.record_fetch_success("wire", at=T0, etag='"v1"', last_modified=None, items_seen=3)
-    ok = store.source_state("wire")
-    assert (ok.consecutive_failures, ok.fetched_once, ok.items_seen, ok.etag) == (
-        0,
-        True,
-        3,
-        '"v1"',
+    assert (failing.consecutive_failures, failing.last_error, failing.fetched_once) == (
+        2,
+        "HTTP 503",
+        False,
     )
+    assert failing.last_error_at == T0 + timedelta(minutes=1)
+    assert failing.last_success_at is None
+
+    store.record_fetch_success(
+        "wire", at=T0 + timedelta(minutes=2), etag='"v1"', last_modified=None, items_seen=3
+    )
+    ok = store.source_state("wire")
+    assert (ok.consecutive_failures, ok.fetched_once, ok.items_seen) == (0, True, 3)
+    assert (ok.last_error, ok.last_error_at) == ("HTTP 503", T0 + timedelta(minutes=1))
+    assert ok.last_success_at == T0 + timedelta(minutes=2)
+
+
+def test_a_success_replaces_the_validators_and_adds_to_items_seen(store: Store) -> None:
+    store.record_fetch_success("wire", at=T0, etag='"v1"', last_modified="Tue, 3 Sep", items_seen=3)
+    store.record_fetch_success("wire", at=T0, etag=None, last_modified="Wed, 4 Sep", items_seen=2)
+    state = store.source_state("wire")
+    assert (state.etag, state.last_modified, state.items_seen) == (None, "Wed, 4 Sep", 5)
+
+
+def test_not_modified_is_a_success_that_keeps_the_validators(store: Store) -> None:
+    store.record_fetch_success("wire", at=T0, etag='"v1"', last_modified="Tue", items_seen=4)
+    store.record_fetch_failure("wire", at=T0 + timedelta(minutes=1), error="timeout")
     store.record_not_modified("wire", at=T0 + timedelta(hours=1))
-    cached = store.source_state("wire")
-    assert cached.etag == '"v1"'
-    assert cached.last_success_at == T0 + timedelta(hours=1)
-    assert [s.name for s in store.all_source_states()] == ["wire"]
+    state = store.source_state("wire")
+    assert (state.etag, state.last_modified, state.items_seen) == ('"v1"', "Tue", 4)
+    assert (state.consecutive_failures, state.last_success_at) == (0, T0 + timedelta(hours=1))
 
 
-def test_corrupt_sqlite_file_is_refused_and_left_untouched(tmp_path: Path) -> None:
+def test_source_failures_never_touch_stored_items(store: Store) -> None:
+    entry = keyed("A story stored before the outage", guid="g1")
+    commit_one(store, entry, "slack")
+    store.record_fetch_failure("wire", at=T0, error="HTTP 500")
+    assert store.recent_items(since=T0) == [entry.item]
+    assert len(store.deliveries()) == 1
+
+
+def test_all_source_states_are_listed_by_name(store: Store) -> None:
+    for name in ("zeta", "alpha", "mid"):
+        store.record_not_modified(name, at=T0)
+    assert [s.name for s in store.all_source_states()] == ["alpha", "mid", "zeta"]
+
+
+# --- timestamps ----------------------------------------------------------------------------
+
+
+def test_timestamps_come_back_as_aware_utc_whatever_zone_went_in(store: Store) -> None:
+    india = timezone(timedelta(hours=5, minutes=30))
+    at = T0.astimezone(india)
+    entry = keyed("Story stamped in another zone", guid="g1", published=at - timedelta(hours=1))
+    commit_one(store, entry, "slack", at=at)
+    store.record_fetch_failure("wire", at=at, error="x")
+    store.record_fetch_success("wire", at=at, etag=None, last_modified=None, items_seen=1)
+    (row,) = store.due_deliveries(now=at)
+    (item,) = store.recent_items(since=at)
+    state = store.source_state("wire")
+    for value in (
+        row.created_at,
+        row.next_attempt_at,
+        item.published,
+        state.last_success_at,
+        state.last_error_at,
+    ):
+        assert value is not None
+        assert value.tzinfo is UTC
+    assert row.created_at == T0
+    assert item.published == T0 - timedelta(hours=1)
+    assert state.last_success_at == T0
+
+
+def test_recent_items_are_those_first_seen_since_oldest_first(store: Store) -> None:
+    stories = [keyed(f"Story number {n} in the feed", guid=f"r{n}") for n in range(4)]
+    for n, entry in enumerate(stories):
+        store.commit_items("wire", [(entry, [])], at=T0 + timedelta(minutes=n))
+    since = T0 + timedelta(minutes=1)
+    assert store.recent_items(since=since) == [e.item for e in stories[1:]]
+    assert store.recent_items(since=since, limit=2) == [e.item for e in stories[2:]]
+
+
+# --- opening: locations and broken files ---------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "content",
+    [b"this is not a database " * 100, b"SQLite format 3\x00" + bytes(range(256)) * 16],
+    ids=["text", "garbled-after-header"],
+)
+def test_corrupt_sqlite_file_is_refused_and_left_untouched(tmp_path: Path, content: bytes) -> None:
     path = tmp_path / "monitor.db"
-    garbage = b"this is not a database" * 100
-    path.write_bytes(garbage)
-    with pytest.raises(StoreError, match=r"not a valid SQLite database.*restore it from a backup"):
+    path.write_bytes(content)
+    with pytest.raises(
+        StoreError, match=r"not a valid .*database.*restore it from a backup"
+    ) as exc:
         Store.open(str(path))
-    assert path.read_bytes() == garbage
+    assert str(path) in str(exc.value)
+    assert path.read_bytes() == content
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["monitor.db"]
 
 
-def test_state_folder_that_cannot_be_created_is_a_clear_error(tmp_path: Path) -> None:
+def test_state_folder_that_cannot_be_created_is_refused_naming_the_path(tmp_path: Path) -> None:
     blocker = tmp_path / "state"
     blocker.write_text("a file where the state folder should be")
     with pytest.raises(StoreError, match=r"cannot open state database .*state/monitor\.db"):
@@ -207,15 +548,75 @@ def test_state_folder_that_cannot_be_created_is_a_clear_error(tmp_path: Path) ->
     assert blocker.read_text() == "a file where the state folder should be"
 
 
-def test_state_path_that_is_a_folder_is_a_clear_error(tmp_path: Path) -> None:
+def test_state_path_that_is_a_folder_is_refused_naming_the_path(tmp_path: Path) -> None:
     (tmp_path / "monitor.db").mkdir()
-    with pytest.raises(StoreError, match=r"cannot open state database .*monitor\.db"):
+    with pytest.raises(StoreError, match=r"cannot open state database .*monitor\.db: .*folder"):
         Store.open(str(tmp_path / "monitor.db"))
 
 
-def test_relative_sqlite_path_is_taken_from_the_base_folder(tmp_path: Path) -> None:
+@contextmanager
+def unprivileged() -> Iterator[None]:
+    """Act as ``nobody`` (effective ids only, so that it can be undone) when running as root:
+    root ignores file modes."""
+    if os.geteuid() != 0:
+        yield
+        return
+    try:
+        nobody = pwd.getpwnam("nobody")
+    except KeyError:
+        pytest.skip("running as root and there is no 'nobody' user to act as")
+    os.setegid(nobody.pw_gid)
+    os.seteuid(nobody.pw_uid)
+    try:
+        yield
+    finally:
+        os.seteuid(0)
+        os.setegid(0)
+
+
+@pytest.fixture
+def shared_folder() -> Iterator[Path]:
+    """A folder another user can reach (pytest's own tmp_path is private to its user)."""
+    folder = Path(tempfile.mkdtemp(prefix="monitor-store-"))
+    folder.chmod(0o755)
+    try:
+        yield folder
+    finally:
+        for path in (folder, *folder.rglob("*")):
+            path.chmod(0o755 if path.is_dir() else 0o644)
+        shutil.rmtree(folder)
+
+
+@pytest.mark.parametrize(
+    ("make_read_only", "message"),
+    [
+        (lambda db: db.parent.chmod(0o555), "is not writable"),
+        (lambda db: db.chmod(0o444), "is read-only"),
+    ],
+    ids=["read-only-folder", "read-only-file"],
+)
+def test_read_only_state_is_refused_naming_the_path(
+    shared_folder: Path, make_read_only: Callable[[Path], None], message: str
+) -> None:
+    db = shared_folder / "state" / "monitor.db"
+    Store.open(str(db)).close()
+    db.parent.chmod(0o777)
+    for path in db.parent.iterdir():
+        path.chmod(0o666)  # open to anyone; only make_read_only takes rights away
+    make_read_only(db)
+    before = db.read_bytes()
+    with unprivileged(), pytest.raises(StoreError) as exc:
+        Store.open(str(db))
+    assert str(db) in str(exc.value)
+    assert message in str(exc.value)
+    assert db.read_bytes() == before
+
+
+def test_relative_sqlite_path_and_url_are_taken_from_the_base_folder(tmp_path: Path) -> None:
     Store.open("state/monitor.db", base_dir=tmp_path).close()
+    Store.open("sqlite:///state/other.db", base_dir=tmp_path).close()
     assert (tmp_path / "state" / "monitor.db").is_file()
+    assert (tmp_path / "state" / "other.db").is_file()
 
 
 def test_postgres_password_never_appears_in_errors() -> None:
@@ -223,3 +624,27 @@ def test_postgres_password_never_appears_in_errors() -> None:
         Store.open("postgresql://user:hunter2-secret@127.0.0.1:1/none")
     assert "hunter2-secret" not in str(exc.value)
     assert "127.0.0.1" in str(exc.value)
+    with pytest.raises(StoreError) as bad_url:
+        Store.open("postgresql://user:hunter2-secret@host:port/none")
+    assert "hunter2-secret" not in str(bad_url.value)
+
+
+def test_unsupported_kind_of_database_is_refused() -> None:
+    with pytest.raises(StoreError, match="unsupported kind of database"):
+        Store.open("mysql://user@127.0.0.1/state")
+
+
+@pytest.mark.parametrize("scheme", ["postgresql", "postgres"])
+@pytest.mark.postgres
+@pytest.mark.skipif(
+    os.environ.get("MONITOR_SKIP_POSTGRES") == "1", reason="MONITOR_SKIP_POSTGRES=1"
+)
+def test_plain_postgresql_url_is_opened_with_psycopg_3(scheme: str) -> None:
+    with fresh_postgres_database() as url:
+        plain = scheme + "://" + url.split("://", 1)[1]
+        opened = Store.open(plain)
+        try:
+            assert opened.display.startswith("postgresql+psycopg://")
+            assert opened.source_state("wire") == SourceState(name="wire")
+        finally:
+            opened.close()
