@@ -108,6 +108,26 @@ def test_check_twice_alerts_once_per_channel_and_never_for_unrelated_items(
     assert {"text/plain", "text/html"} <= kinds
 
 
+def test_plain_local_smtp_relay_needs_no_tls_settings(
+    tmp_path: Path, http_server: LoopbackServer
+) -> None:
+    http_server.set("/feed.xml", Reply(body=rss([STORY])))
+    with SmtpTestServer() as relay:
+        cli = MonitorCli(tmp_path)
+        cli.write_config(
+            f"rules: {SHIPPED_RULES}\n"
+            f"smtp: {{host: 127.0.0.1, port: {relay.port}}}\n"
+            f"sources:\n  - {{name: wire, feed: '{http_server.url}/feed.xml'}}\n"
+            "channels:\n  mail: {email: {to: [a@example.org], from: m@example.org}}\n"
+        )
+        result = cli.run("check")
+        received = relay.received
+    assert result.returncode == 0, result.stderr
+    assert "delivered 1, retrying 0, dead 0" in result.stdout
+    (mail,) = received
+    assert STORY["title"] in mail.message["Subject"]
+
+
 def test_check_reports_an_unreachable_source_and_still_exits_zero(
     cli: MonitorCli, http_server: LoopbackServer
 ) -> None:

@@ -64,10 +64,14 @@ class Strict(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True, strict=True)
 
 
+_LOOPBACK_HOSTS = ("localhost", "::1")
+
+
 class SmtpSettings(Strict):
     host: str
     port: int = 587
-    starttls: bool = True
+    #: unset: required, except for a relay on this machine (loopback), where nothing is exposed
+    starttls: bool | None = None
     #: implicit TLS from the first byte (port 465); exclusive with starttls
     tls: bool = False
     username: str | None = None
@@ -75,6 +79,13 @@ class SmtpSettings(Strict):
     timeout: Duration = timedelta(seconds=30)
     #: a CA bundle for relays with a private certificate authority
     ca_file: str | None = None
+
+    @property
+    def requires_starttls(self) -> bool:
+        if self.starttls is not None:
+            return self.starttls
+        loopback = self.host in _LOOPBACK_HOSTS or self.host.startswith("127.")
+        return not (self.tls or loopback)
 
     @model_validator(mode="after")
     def _one_tls_mode(self) -> SmtpSettings:

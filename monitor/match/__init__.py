@@ -28,7 +28,8 @@ Expressions
 Terms
     Matched on whole words, ignoring case and accents (``cafe`` matches ``Café``); the words of a
     phrase may be separated by spaces or hyphens (``shut down`` matches ``shut-down``). A trailing
-    ``*`` matches any ending (``relocat*`` matches relocate, relocates, relocation). Terms in
+    ``*`` matches any ending (``relocat*`` matches relocate, relocates, relocation); a ``*`` on its
+    own between two words matches any one word (``US * firm`` matches "US chip firm"). Terms in
     Chinese, Japanese or Korean script match inside words, as those scripts do not space words.
 
 Evidence

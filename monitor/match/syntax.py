@@ -72,7 +72,10 @@ def compile_term(text: str) -> re.Pattern[str]:
     words = fold(text).split()
     parts = []
     for word in words:
-        if word.endswith("*") and len(word) > 1:
+        if word == "*":
+            # one word of any spelling between two others: "US * firm" matches "US chip firm"
+            parts.append(r"[\w'&.]+")
+        elif word.endswith("*") and len(word) > 1:
             parts.append(re.escape(word[:-1]) + r"\w*")
         else:
             parts.append(re.escape(word))
@@ -101,8 +104,12 @@ class _ExprParser:
 
     def _term(self, text: str, path: Path_, fields: tuple[str, ...]) -> Term | None:
         stripped = text.strip()
-        if not stripped or stripped == "*":
+        words = stripped.split()
+        if not words or all(w.rstrip("*") == "" for w in words):
             self.fail(path, "a term must contain a word")
+            return None
+        if words[0] == "*" or words[-1] == "*":
+            self.fail(path, "a term cannot start or end with a * word: it would match anything")
             return None
         if len(stripped) > MAX_TERM_LENGTH:
             self.fail(path, f"a term is at most {MAX_TERM_LENGTH} characters")

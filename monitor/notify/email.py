@@ -103,7 +103,7 @@ class EmailNotifier:
     def _deliver(self, client: smtplib.SMTP, message: MIMEMultipart) -> None:
         smtp = self._smtp
         client.ehlo()
-        if smtp.starttls:
+        if smtp.requires_starttls:
             if not client.has_extn("starttls"):
                 raise DeliveryError(
                     self.name,

@@ -209,3 +209,23 @@ def test_shipped_config_and_rules_validate(monkeypatch: pytest.MonkeyPatch) -> N
     config = load_config(root / "monitor.yaml")
     assert [r.name for r in config.rules] == ["foreign-tech-china-closure"]
     assert config.settings.sources, "the example config ships real sources"
+
+
+@pytest.mark.parametrize(
+    ("smtp", "required"),
+    [
+        ({"host": "smtp.example.org"}, True),
+        ({"host": "127.0.0.1"}, False),
+        ({"host": "localhost"}, False),
+        ({"host": "127.0.0.1", "starttls": True}, True),
+        ({"host": "smtp.example.org", "starttls": False}, False),
+        ({"host": "smtp.example.org", "tls": True, "port": 465}, False),
+    ],
+    ids=["remote-default", "loopback-ip", "localhost", "forced-on", "forced-off", "implicit-tls"],
+)
+def test_starttls_is_required_by_default_except_on_loopback(
+    smtp: dict[str, object], required: bool
+) -> None:
+    from monitor.config.schema import SmtpSettings
+
+    assert SmtpSettings.model_validate(smtp).requires_starttls is required

@@ -43,6 +43,9 @@ def hits(r: Rule, it: Item) -> list[tuple[str, str, str]] | None:
         ("Xi'an", "Xi’an office to close", True),
         ("上海", "亚马逊关闭上海人工智能实验室", True),
         ("U.S. tech*", "U.S. technology firms retreat", True),
+        ("US * firm*", "A US chip firm exits", True),
+        ("US * firm*", "A US firm exits", False),
+        ("US * firm*", "US chip design firm", False),
     ],
     ids=[
         "whole-word",
@@ -57,11 +60,29 @@ def hits(r: Rule, it: Item) -> list[tuple[str, str, str]] | None:
         "curly-apostrophe",
         "cjk-inside-words",
         "dotted-abbreviation",
+        "gap-word-matches-one-word",
+        "gap-word-needs-a-word",
+        "gap-word-is-exactly-one-word",
     ],
 )
 def test_term_matching(term: str, text: str, expected: bool) -> None:
     r = rule(f'  any: ["{term}"]\n')
     assert (hits(r, item(text)) is not None) is expected
+
+
+@pytest.mark.parametrize("term", ["*", "* *", "* firm", "US *"])
+def test_terms_that_would_match_anything_are_rejected(term: str) -> None:
+    doc = parse_yaml(f'name: r\nnotify: [c]\nmatch: "{term}"\n', display="r.yaml")
+    rules, problems = parse_rules(doc, {"c"})
+    assert rules == []
+    assert len(problems) == 1
+    assert str(problems[0]).startswith("r.yaml:3:8: a term ")
+
+
+def test_notify_all_means_every_configured_channel() -> None:
+    doc = parse_yaml("name: r\nnotify: all\nmatch: x\n", display="r.yaml")
+    (found,), _ = parse_rules(doc, {"slack", "mail"})
+    assert found.notify == ("mail", "slack")
 
 
 def test_all_any_none_combine_and_evidence_names_fields_and_spans() -> None:
@@ -125,6 +146,9 @@ def shipped_rule() -> Rule:
         ("Microsoft scales back its research centre in Beijing", ""),
         ("IBM winds down China R&D operations", "Hundreds of staff affected."),
         ("Oracle closes Chinese development center", "The US firm is laying off 900 people."),
+        ("US cloud company shuts its Shanghai AI lab", ""),
+        ("American chip maker to close R&D centre in Beijing", ""),
+        ("Silicon Valley firm winds down its China office", ""),
     ],
 )
 def test_shipped_rule_catches_closures(shipped_rule: Rule, title: str, summary: str) -> None:
@@ -139,6 +163,8 @@ def test_shipped_rule_catches_closures(shipped_rule: Rule, title: str, summary: 
         ("Huawei closes research centre in Canada", "The Chinese company cited sanctions."),
         ("Google closes its lab in Zurich", "The move affects 50 researchers in Switzerland."),
         ("Typhoon closes schools across Guangdong", "Offices in Shenzhen shut for the day."),
+        ("Chinese tech firm Huawei closes office in the US", "The company cited sanctions."),
+        ("ByteDance closes its US lab", "The Chinese firm is moving staff."),
     ],
 )
 def test_shipped_rule_ignores_look_alikes(shipped_rule: Rule, title: str, summary: str) -> None:
