@@ -17,6 +17,7 @@ import httpx
 from monitor.config import Config
 from monitor.errors import MonitorError
 from monitor.fetch import Fetcher
+from monitor.fetch.client import USER_AGENT
 from monitor.notify import Notifier, build_channels
 from monitor.outbox import DeliveryReport, Outbox
 from monitor.pipeline import Runtime, SourceOutcome, poll_source, utcnow
@@ -83,7 +84,9 @@ async def open_services(config: Config, *, stdout: TextIO | None = None) -> Asyn
         max_body_bytes=defaults.max_body_bytes,
         concurrency=defaults.concurrency,
     )
-    delivery_http = httpx.AsyncClient(timeout=httpx.Timeout(15.0), follow_redirects=False)
+    delivery_http = httpx.AsyncClient(
+        timeout=httpx.Timeout(15.0), follow_redirects=False, headers={"User-Agent": USER_AGENT}
+    )
     channels = build_channels(settings, http=delivery_http, stdout=stdout)
     runtime = Runtime(settings=settings, store=store, fetcher=fetcher, rules=config.rules)
     outbox = Outbox(store, channels, max_age=defaults.delivery_max_age, clock=utcnow)

@@ -68,6 +68,11 @@ channels:
     return monitor
 
 
+def payload_key(body: bytes) -> str:
+    key: str = json.loads(body)["id"]
+    return key
+
+
 def test_check_twice_alerts_once_per_channel_and_never_for_unrelated_items(
     cli: MonitorCli, http_server: LoopbackServer, receiver: LoopbackServer, smtp: SmtpTestServer
 ) -> None:
@@ -75,7 +80,7 @@ def test_check_twice_alerts_once_per_channel_and_never_for_unrelated_items(
 
     first = cli.run("check")
     assert first.returncode == 0, first.stderr
-    assert "test-wire: ok, 4 items, 4 new, 1 alerts" in first.stdout
+    assert "test-wire: ok, 4 items, 4 new, 1 alerts\n" in first.stdout
     assert STORY["title"] in first.stdout  # the console channel
     second = cli.run("check")
     assert second.returncode == 0, second.stderr
@@ -88,6 +93,8 @@ def test_check_twice_alerts_once_per_channel_and_never_for_unrelated_items(
     assert "link_names" not in message
 
     (hook,) = receiver.requests_to("/hook")
+    assert hook.headers["user-agent"].startswith("news-monitor/")
+    assert hook.headers["idempotency-key"] == payload_key(hook.body)
     expected = hmac.new(SECRET.encode(), hook.body, hashlib.sha256).hexdigest()
     assert hook.headers["x-monitor-signature"] == f"sha256={expected}"
     payload = json.loads(hook.body)

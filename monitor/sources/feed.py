@@ -62,6 +62,10 @@ def _entry_to_item(source: str, entry: Any, base_url: str) -> Item:
     )
 
 
+#: bozo reasons about the HTTP headers, not the feed: the items are whole, nothing to warn about
+_HEADER_QUIBBLES = (feedparser.NonXMLContentType, feedparser.CharacterEncodingOverride)
+
+
 def parse_feed(source: str, body: bytes, *, url: str, headers: dict[str, str]) -> ParsedFeed:
     if not body.strip():
         raise FetchError(source, FetchErrorKind.NOT_A_FEED, "empty body")
@@ -78,7 +82,7 @@ def parse_feed(source: str, body: bytes, *, url: str, headers: dict[str, str]) -
     base = parsed.get("feed", {}).get("link") or url
     items = [_entry_to_item(source, entry, url or base) for entry in entries[:MAX_ITEMS]]
     warning = None
-    if parsed.get("bozo"):
+    if parsed.get("bozo") and not isinstance(parsed.get("bozo_exception"), _HEADER_QUIBBLES):
         warning = f"feed is malformed, {len(items)} items recovered: {parsed.get('bozo_exception')}"
     elif not entries:
         warning = "feed has no items"

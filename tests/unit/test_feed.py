@@ -97,3 +97,15 @@ def test_external_entity_is_never_resolved(tmp_path: Path) -> None:
     ).encode()
     parsed = parse_feed("src", body, url="https://e.org/f", headers={})
     assert all("TOKEN-5f1e2d" not in (i.title + i.summary) for i in parsed.items)
+
+
+def test_missing_or_wrong_content_type_is_not_reported_as_malformed() -> None:
+    body = (FEEDS / "rss20.xml").read_bytes()
+    for headers in (
+        {},
+        {"content-type": "text/plain"},
+        {"content-type": "text/xml; charset=latin-1"},
+    ):
+        parsed = parse_feed("src", body, url="https://e.org/f", headers=headers)
+        assert len(parsed.items) == 3
+        assert parsed.warning is None, headers
