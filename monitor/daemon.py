@@ -120,7 +120,7 @@ class Daemon:
         if task is not None:
             self._polls.add(task)
         try:
-            outcome = await poll_source(services.runtime, source)
+            outcome = await poll_source(services.runtime, source, honour_schedule=True)
         finally:
             if task is not None:
                 self._polls.discard(task)

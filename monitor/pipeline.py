@@ -21,11 +21,12 @@ from monitor.errors import FetchError, StoreError
 from monitor.fetch import Fetcher
 from monitor.match import Rule, evaluate, prepare
 from monitor.model import Alert, KeyedItem, Outgoing
+from monitor.schedule import after_failure, after_success, cache_hint, is_due
 from monitor.sources.feed import parse_feed
 from monitor.sources.normalize import keyed
 from monitor.sources.page import parse_page
 from monitor.sources.text import ParsedFeed
-from monitor.store import Store
+from monitor.store import SourceState, Store
 
 logger = logging.getLogger(__name__)
 
@@ -42,7 +43,7 @@ def utcnow() -> datetime:
 @dataclass(frozen=True, kw_only=True)
 class SourceOutcome:
     source: str
-    status: Literal["ok", "not_modified", "error"]
+    status: Literal["ok", "not_modified", "error", "deferred"]
     items: int = 0
     new_items: int = 0
     alerts: int = 0
@@ -88,9 +89,11 @@ class _Pass:
     alerts: int
 
 
-async def _fetch_and_parse(rt: Runtime, source: FeedSource | PageSource) -> _Pass | None:
+async def _fetch_and_parse(
+    rt: Runtime, source: FeedSource | PageSource, state: SourceState
+) -> _Pass | None:
     """What one pass found, or None when the source answered 304 Not Modified."""
-    state = await asyncio.to_thread(rt.store.source_state, source.name)
+    every = rt.settings.every(source)
     # After an error, skip the validators: a server that failed may have sent a bad ETag.
     conditional = state.consecutive_failures == 0
     url = source.feed if isinstance(source, FeedSource) else source.page
@@ -101,8 +104,15 @@ async def _fetch_and_parse(rt: Runtime, source: FeedSource | PageSource) -> _Pas
         last_modified=state.last_modified if conditional else None,
         accept=FEED_ACCEPT if isinstance(source, FeedSource) else "text/html, */*;q=0.5",
     )
+    server_hint = cache_hint(result.headers.get("cache-control"))
     if result.not_modified:
-        await asyncio.to_thread(rt.store.record_not_modified, source.name, at=rt.clock())
+        now = rt.clock()
+        await asyncio.to_thread(
+            rt.store.record_not_modified,
+            source.name,
+            at=now,
+            next_poll_at=after_success(now, every, [server_hint]),
+        )
         return None
     if isinstance(source, FeedSource):
         parsed = await asyncio.to_thread(
@@ -119,28 +129,51 @@ async def _fetch_and_parse(rt: Runtime, source: FeedSource | PageSource) -> _Pas
         [(e, []) for e in new] if baseline else plan_alerts(rt.rules, new)
     )
     committed = await asyncio.to_thread(rt.store.commit_items, source.name, planned, at=rt.clock())
+    now = rt.clock()
     await asyncio.to_thread(
         rt.store.record_fetch_success,
         source.name,
-        at=rt.clock(),
+        at=now,
         etag=result.etag,
         last_modified=result.last_modified,
         items_seen=committed.items_added,
+        next_poll_at=after_success(now, every, [server_hint, parsed.ttl]),
     )
     return _Pass(parsed, len(new), committed.alerts_enqueued)
 
 
-async def poll_source(rt: Runtime, source: FeedSource | PageSource) -> SourceOutcome:
+async def poll_source(
+    rt: Runtime, source: FeedSource | PageSource, *, honour_schedule: bool = False
+) -> SourceOutcome:
+    """One pass; with ``honour_schedule`` (the daemon), a source backing off is left alone."""
     started = time.perf_counter()
+    every = rt.settings.every(source)
+    state: SourceState | None = None
     try:
-        fetched = await _fetch_and_parse(rt, source)
+        state = await asyncio.to_thread(rt.store.source_state, source.name)
+        if honour_schedule and not is_due(rt.clock(), state.next_poll_at, every):
+            return SourceOutcome(source=source.name, status="deferred")
+        fetched = await _fetch_and_parse(rt, source, state)
     except (FetchError, StoreError) as exc:
         kind = exc.kind.value if isinstance(exc, FetchError) else "store"
         retry_after = exc.retry_after if isinstance(exc, FetchError) else None
-        logger.warning("source %s failed: %s", source.name, exc)
+        failures = (state.consecutive_failures if state is not None else 0) + 1
+        now = rt.clock()
+        next_poll = after_failure(now, every, failures, retry_after)
+        logger.warning(
+            "source %s failed (%d in a row; next try after %s): %s",
+            source.name,
+            failures,
+            next_poll.isoformat(timespec="seconds"),
+            exc,
+        )
         try:
             await asyncio.to_thread(
-                rt.store.record_fetch_failure, source.name, at=rt.clock(), error=str(exc)
+                rt.store.record_fetch_failure,
+                source.name,
+                at=now,
+                error=str(exc),
+                next_poll_at=next_poll,
             )
         except StoreError as store_exc:
             logger.error("source %s: cannot record the failure: %s", source.name, store_exc)

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import calendar
 import io
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 from urllib.parse import urljoin
 
@@ -88,4 +88,12 @@ def parse_feed(source: str, body: bytes, *, url: str, headers: dict[str, str]) -
         warning = "feed has no items"
     elif len(entries) > MAX_ITEMS:
         warning = f"feed has {len(entries)} items; only the first {MAX_ITEMS} were read"
-    return ParsedFeed(items=items, warning=warning)
+    return ParsedFeed(items=items, warning=warning, ttl=_ttl(parsed.get("feed", {}).get("ttl")))
+
+
+def _ttl(value: Any) -> timedelta | None:
+    try:
+        minutes = int(str(value).strip())
+    except (TypeError, ValueError):
+        return None
+    return timedelta(minutes=minutes) if minutes > 0 else None

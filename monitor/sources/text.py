@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import warnings
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from email.utils import parsedate_to_datetime
 
 from bs4 import BeautifulSoup, MarkupResemblesLocatorWarning
@@ -23,6 +23,8 @@ MAX_TAGS = 50
 class ParsedFeed:
     items: list[Item]
     warning: str | None = None
+    #: how long the publisher says the feed stays fresh (RSS <ttl>)
+    ttl: timedelta | None = None
 
 
 def html_to_text(markup: str, limit: int = TEXT_LIMIT) -> str:

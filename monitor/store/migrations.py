@@ -9,7 +9,20 @@ from __future__ import annotations
 from collections.abc import Callable
 from datetime import UTC, datetime
 
-from sqlalchemy import Connection, Engine, select
+from sqlalchemy import (
+    Boolean,
+    Column,
+    Connection,
+    DateTime,
+    Engine,
+    Integer,
+    MetaData,
+    String,
+    Table,
+    Text,
+    select,
+    text,
+)
 from sqlalchemy.schema import CreateTable
 
 from monitor.store import schema
@@ -17,9 +30,26 @@ from monitor.store import schema
 Migration = tuple[str, Callable[[Connection], None]]
 
 
+def _sources_as_created(metadata: MetaData) -> Table:
+    """``sources`` as 0001 made it; later migrations add to it, so 0001 cannot use the live one."""
+    return Table(
+        "sources",
+        metadata,
+        Column("name", String(64), primary_key=True),
+        Column("etag", Text),
+        Column("last_modified", Text),
+        Column("last_success_at", DateTime(timezone=True)),
+        Column("last_error", Text),
+        Column("last_error_at", DateTime(timezone=True)),
+        Column("consecutive_failures", Integer, nullable=False, default=0),
+        Column("fetched_once", Boolean, nullable=False, default=False),
+        Column("items_seen", Integer, nullable=False, default=0),
+    )
+
+
 def _initial(conn: Connection) -> None:
+    _sources_as_created(MetaData()).create(conn)
     for table in (
-        schema.sources,
         schema.items,
         schema.item_keys,
         schema.alerts,
@@ -28,8 +58,14 @@ def _initial(conn: Connection) -> None:
         table.create(conn)
 
 
+def _source_next_poll(conn: Connection) -> None:
+    column_type = DateTime(timezone=True).compile(dialect=conn.dialect)
+    conn.execute(text(f"ALTER TABLE sources ADD COLUMN next_poll_at {column_type}"))
+
+
 MIGRATIONS: list[Migration] = [
     ("0001_initial", _initial),
+    ("0002_source_next_poll", _source_next_poll),
 ]
 
 

@@ -44,6 +44,7 @@ class SourceState:
     consecutive_failures: int = 0
     fetched_once: bool = False
     items_seen: int = 0
+    next_poll_at: datetime | None = None
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -125,8 +126,10 @@ class Store:
         etag: str | None,
         last_modified: str | None,
         items_seen: int,
+        next_poll_at: datetime | None = None,
     ) -> None:
         values = {
+            "next_poll_at": rows.utc_or_none(next_poll_at),
             "last_success_at": rows.utc(at),
             "etag": etag,
             "last_modified": last_modified,
@@ -136,17 +139,37 @@ class Store:
         }
         self._update_source("recording a fetch", name, values)
 
-    def record_not_modified(self, name: str, *, at: datetime) -> None:
-        values = {"last_success_at": rows.utc(at), "consecutive_failures": 0}
+    def record_not_modified(
+        self, name: str, *, at: datetime, next_poll_at: datetime | None = None
+    ) -> None:
+        values = {
+            "last_success_at": rows.utc(at),
+            "consecutive_failures": 0,
+            "next_poll_at": rows.utc_or_none(next_poll_at),
+        }
         self._update_source("recording a fetch", name, values)
 
-    def record_fetch_failure(self, name: str, *, at: datetime, error: str) -> None:
+    def record_fetch_failure(
+        self, name: str, *, at: datetime, error: str, next_poll_at: datetime | None = None
+    ) -> None:
         values = {
+            "next_poll_at": rows.utc_or_none(next_poll_at),
             "last_error": error,
             "last_error_at": rows.utc(at),
             "consecutive_failures": schema.sources.c.consecutive_failures + 1,
         }
         self._update_source("recording a failure", name, values)
+
+    def items_seen_since(self, since: datetime) -> dict[str, int]:
+        """Items first seen per source since ``since``: how lively each source is."""
+        i = schema.items
+        query = (
+            select(i.c.source, func.count())
+            .where(i.c.first_seen_at >= rows.utc(since))
+            .group_by(i.c.source)
+        )
+        with self._transaction("counting items") as conn:
+            return {source: int(count) for source, count in conn.execute(query).all()}
 
     # --- items and alerts -----------------------------------------------------------------
 
@@ -362,6 +385,7 @@ def _source_state(row: RowMapping) -> SourceState:
         consecutive_failures=row["consecutive_failures"],
         fetched_once=bool(row["fetched_once"]),
         items_seen=row["items_seen"],
+        next_poll_at=rows.utc_or_none(row["next_poll_at"]),
     )
 
 

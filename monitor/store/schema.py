@@ -32,6 +32,8 @@ sources = Table(
     Column("consecutive_failures", Integer, nullable=False, default=0),
     Column("fetched_once", Boolean, nullable=False, default=False),
     Column("items_seen", Integer, nullable=False, default=0),
+    #: not before this time, unless asked (backoff after failures, Retry-After, feed TTL)
+    Column("next_poll_at", DateTime(timezone=True)),
 )
 
 items = Table(

@@ -648,3 +648,37 @@ def test_plain_postgresql_url_is_opened_with_psycopg_3(scheme: str) -> None:
             assert opened.source_state("wire") == SourceState(name="wire")
         finally:
             opened.close()
+
+
+def test_database_from_before_0002_is_upgraded_in_place(tmp_path: Path) -> None:
+    from sqlalchemy import MetaData
+
+    path = tmp_path / "old.db"
+    engine = create_engine(f"sqlite:///{path}")
+    with engine.begin() as conn:
+        migrations._initial(conn)
+        conn.execute(
+            text(
+                "CREATE TABLE schema_migrations"
+                " (name VARCHAR(128) PRIMARY KEY, applied_at DATETIME)"
+            )
+        )
+        conn.execute(text("INSERT INTO schema_migrations VALUES ('0001_initial', '2024-01-01')"))
+        conn.execute(
+            text(
+                "INSERT INTO sources (name, consecutive_failures, fetched_once, items_seen)"
+                " VALUES ('wire', 3, 1, 9)"
+            )
+        )
+    engine.dispose()
+    assert "next_poll_at" not in {c.name for c in migrations._sources_as_created(MetaData()).c}
+
+    upgraded = Store.open(str(path))
+    try:
+        state = upgraded.source_state("wire")
+        assert (state.consecutive_failures, state.items_seen, state.next_poll_at) == (3, 9, None)
+        when = datetime(2024, 9, 3, 9, 0, tzinfo=UTC)
+        upgraded.record_fetch_failure("wire", at=when, error="x", next_poll_at=when)
+        assert upgraded.source_state("wire").next_poll_at == when
+    finally:
+        upgraded.close()
