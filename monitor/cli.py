@@ -134,6 +134,29 @@ def run(ctx: click.Context) -> None:
         raise ReportedError(str(exc)) from exc
 
 
+@cli.command()
+@click.pass_context
+def sources(ctx: click.Context) -> None:
+    """Show each source's health: last success, failures, items in the last day, next poll."""
+    from datetime import UTC, datetime, timedelta
+
+    from monitor.health import render_table, source_health
+    from monitor.store import Store
+
+    config = _load(ctx)
+    now = datetime.now(UTC)
+    try:
+        store = Store.open(config.settings.state, base_dir=config.base_dir)
+        try:
+            states = store.all_source_states()
+            recent = store.items_seen_since(now - timedelta(days=1))
+        finally:
+            store.close()
+    except MonitorError as exc:
+        raise ReportedError(str(exc)) from exc
+    click.echo(render_table(source_health(config.settings, states, recent, now), now))
+
+
 @cli.command("test-rule")
 @click.argument("name")
 @click.option("--text", help="Match the rule against this text, taken as a headline.")

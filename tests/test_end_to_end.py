@@ -193,3 +193,22 @@ def test_run_keeps_going_while_sources_are_unreachable(tmp_path: Path) -> None:
     assert code == 0
     assert "source gone failed" in err
     assert "network" in err
+
+
+def test_sources_table_shows_health_after_a_check(
+    cli: MonitorCli, http_server: LoopbackServer
+) -> None:
+    http_server.set("/feed.xml", Reply(status=503))
+    cli.run("check")
+    failing = cli.run("sources")
+    assert failing.returncode == 0, failing.stderr
+    header, row = failing.stdout.splitlines()
+    assert header.split()[:2] == ["SOURCE", "STATUS"]
+    assert row.split()[:2] == ["test-wire", "failing"]
+    assert "HTTP 503" in row
+
+    http_server.set("/feed.xml", Reply(body=rss(UNRELATED)))
+    cli.run("check")
+    healthy = cli.run("sources").stdout.splitlines()[1].split()
+    assert healthy[:2] == ["test-wire", "ok"]
+    assert "3" in healthy  # items seen in the last day

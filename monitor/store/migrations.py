@@ -58,14 +58,15 @@ def _initial(conn: Connection) -> None:
         table.create(conn)
 
 
-def _source_next_poll(conn: Connection) -> None:
+def _source_schedule(conn: Connection) -> None:
     column_type = DateTime(timezone=True).compile(dialect=conn.dialect)
-    conn.execute(text(f"ALTER TABLE sources ADD COLUMN next_poll_at {column_type}"))
+    for column in ("next_poll_at", "failing_since"):
+        conn.execute(text(f"ALTER TABLE sources ADD COLUMN {column} {column_type}"))
 
 
 MIGRATIONS: list[Migration] = [
     ("0001_initial", _initial),
-    ("0002_source_next_poll", _source_next_poll),
+    ("0002_source_schedule", _source_schedule),
 ]
 
 

@@ -45,6 +45,7 @@ class SourceState:
     fetched_once: bool = False
     items_seen: int = 0
     next_poll_at: datetime | None = None
+    failing_since: datetime | None = None
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -130,6 +131,7 @@ class Store:
     ) -> None:
         values = {
             "next_poll_at": rows.utc_or_none(next_poll_at),
+            "failing_since": None,
             "last_success_at": rows.utc(at),
             "etag": etag,
             "last_modified": last_modified,
@@ -146,6 +148,7 @@ class Store:
             "last_success_at": rows.utc(at),
             "consecutive_failures": 0,
             "next_poll_at": rows.utc_or_none(next_poll_at),
+            "failing_since": None,
         }
         self._update_source("recording a fetch", name, values)
 
@@ -154,6 +157,7 @@ class Store:
     ) -> None:
         values = {
             "next_poll_at": rows.utc_or_none(next_poll_at),
+            "failing_since": func.coalesce(schema.sources.c.failing_since, rows.utc(at)),
             "last_error": error,
             "last_error_at": rows.utc(at),
             "consecutive_failures": schema.sources.c.consecutive_failures + 1,
@@ -386,6 +390,7 @@ def _source_state(row: RowMapping) -> SourceState:
         fetched_once=bool(row["fetched_once"]),
         items_seen=row["items_seen"],
         next_poll_at=rows.utc_or_none(row["next_poll_at"]),
+        failing_since=rows.utc_or_none(row["failing_since"]),
     )
 
 

@@ -34,6 +34,8 @@ sources = Table(
     Column("items_seen", Integer, nullable=False, default=0),
     #: not before this time, unless asked (backoff after failures, Retry-After, feed TTL)
     Column("next_poll_at", DateTime(timezone=True)),
+    #: the first failure of the current run of failures; cleared by a success
+    Column("failing_since", DateTime(timezone=True)),
 )
 
 items = Table(

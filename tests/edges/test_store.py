@@ -650,7 +650,9 @@ def test_plain_postgresql_url_is_opened_with_psycopg_3(scheme: str) -> None:
             opened.close()
 
 
-def test_database_from_before_0002_is_upgraded_in_place(tmp_path: Path) -> None:
+def test_database_from_before_0002_is_upgraded_in_place_and_tracks_failing_since(
+    tmp_path: Path,
+) -> None:
     from sqlalchemy import MetaData
 
     path = tmp_path / "old.db"
@@ -680,5 +682,10 @@ def test_database_from_before_0002_is_upgraded_in_place(tmp_path: Path) -> None:
         when = datetime(2024, 9, 3, 9, 0, tzinfo=UTC)
         upgraded.record_fetch_failure("wire", at=when, error="x", next_poll_at=when)
         assert upgraded.source_state("wire").next_poll_at == when
+        assert upgraded.source_state("wire").failing_since == when
+        upgraded.record_fetch_failure("wire", at=when + timedelta(hours=1), error="y")
+        assert upgraded.source_state("wire").failing_since == when
+        upgraded.record_not_modified("wire", at=when + timedelta(hours=2))
+        assert upgraded.source_state("wire").failing_since is None
     finally:
         upgraded.close()

@@ -1,0 +1,117 @@
+"""Source health as rows for `monitor sources`: the store's state joined with the config (pure)."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from monitor.config.schema import FeedSource, PageSource, Settings
+from monitor.store import SourceState
+
+
+@dataclass(frozen=True, kw_only=True)
+class SourceHealth:
+    name: str
+    status: str
+    last_success_at: datetime | None
+    last_error: str | None
+    failing_since: datetime | None
+    consecutive_failures: int
+    items_last_day: int
+    next_poll_at: datetime | None
+
+
+def source_health(
+    settings: Settings,
+    states: Sequence[SourceState],
+    items_last_day: Mapping[str, int],
+    now: datetime,
+) -> list[SourceHealth]:
+    by_name = {state.name: state for state in states}
+    rows = []
+    for source in settings.sources:
+        state = by_name.get(source.name, SourceState(name=source.name))
+        rows.append(_health(settings, source, state, items_last_day.get(source.name, 0), now))
+    return rows
+
+
+def _health(
+    settings: Settings,
+    source: FeedSource | PageSource,
+    state: SourceState,
+    items: int,
+    now: datetime,
+) -> SourceHealth:
+    every = settings.every(source)
+    if state.consecutive_failures:
+        status = "failing"
+    elif state.last_success_at is None:
+        status = "never polled"
+    elif now - state.last_success_at > max(every * 3, timedelta(hours=1)):
+        status = "stale"
+    else:
+        status = "ok"
+    next_poll = state.next_poll_at
+    if next_poll is None and state.last_success_at is not None:
+        next_poll = max(state.last_success_at, state.last_error_at or state.last_success_at) + every
+    return SourceHealth(
+        name=source.name,
+        status=status,
+        last_success_at=state.last_success_at,
+        last_error=state.last_error if state.consecutive_failures else None,
+        failing_since=state.failing_since,
+        consecutive_failures=state.consecutive_failures,
+        items_last_day=items,
+        next_poll_at=next_poll,
+    )
+
+
+def _when(value: datetime | None, now: datetime) -> str:
+    if value is None:
+        return "-"
+    seconds = int((value - now).total_seconds())
+    magnitude = abs(seconds)
+    if magnitude < 90:
+        text = f"{magnitude}s"
+    elif magnitude < 5400:
+        text = f"{magnitude // 60}m"
+    elif magnitude < 172800:
+        text = f"{magnitude // 3600}h"
+    else:
+        text = f"{magnitude // 86400}d"
+    return f"in {text}" if seconds > 0 else f"{text} ago"
+
+
+def render_table(rows: Sequence[SourceHealth], now: datetime) -> str:
+    header = (
+        "SOURCE",
+        "STATUS",
+        "LAST SUCCESS",
+        "FAILING SINCE",
+        "FAILURES",
+        "ITEMS/24H",
+        "NEXT POLL",
+        "LAST ERROR",
+    )
+    lines = [header]
+    for row in rows:
+        lines.append(
+            (
+                row.name,
+                row.status,
+                _when(row.last_success_at, now),
+                _when(row.failing_since, now),
+                str(row.consecutive_failures),
+                str(row.items_last_day),
+                _when(row.next_poll_at, now),
+                (row.last_error or "")[:120],
+            )
+        )
+    widths = [max(len(line[i]) for line in lines) for i in range(len(header) - 1)]
+    return "\n".join(
+        "  ".join(cell.ljust(width) for cell, width in zip(line[:-1], widths, strict=True))
+        + "  "
+        + line[-1]
+        for line in lines
+    ).rstrip()
