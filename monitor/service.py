@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import fcntl
+import ipaddress
 import logging
 import os
 from collections.abc import AsyncIterator, Iterator
@@ -83,6 +84,7 @@ async def open_services(config: Config, *, stdout: TextIO | None = None) -> Asyn
         timeout=defaults.timeout.total_seconds(),
         max_body_bytes=defaults.max_body_bytes,
         concurrency=defaults.concurrency,
+        allow_private=[ipaddress.ip_network(cidr, strict=False) for cidr in defaults.allow_private],
     )
     delivery_http = httpx.AsyncClient(
         timeout=httpx.Timeout(15.0), follow_redirects=False, headers={"User-Agent": USER_AGENT}

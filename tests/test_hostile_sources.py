@@ -76,8 +76,9 @@ class HostileRun:
     receiver: LoopbackServer
     sentinel: LoopbackServer
     paths: dict[str, str]
-    big_body: BigBody
-    drip: Drip
+    #: bytes the big-body and drip servers had written when the command exited
+    big_body_sent: int
+    drip_sent: int
 
     @property
     def peak_mb(self) -> float:
@@ -178,6 +179,7 @@ def hostile_run(tmp_path_factory: pytest.TempPathFactory) -> Iterator[HostileRun
         started = time.monotonic()
         result = cli.run("check", timeout=WALL_LIMIT_S + 20)
         wall = time.monotonic() - started
+        big_body_sent, drip_sent = big_body.sent, drip.sent
         after = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
 
         yield HostileRun(
@@ -191,8 +193,8 @@ def hostile_run(tmp_path_factory: pytest.TempPathFactory) -> Iterator[HostileRun
             receiver=receiver,
             sentinel=sentinel,
             paths=paths,
-            big_body=big_body,
-            drip=drip,
+            big_body_sent=big_body_sent,
+            drip_sent=drip_sent,
         )
     finally:
         stop.set()
@@ -205,6 +207,7 @@ def test_the_pass_exits_zero_within_the_time_and_memory_budget(hostile_run: Host
     assert result.returncode == 0, f"stdout:\n{result.stdout}\nstderr:\n{result.stderr}"
     assert hostile_run.wall_s < WALL_LIMIT_S, f"the pass took {hostile_run.wall_s:.1f} s"
     assert hostile_run.peak_mb < MEMORY_LIMIT_MB, f"peak RSS {hostile_run.peak_mb:.0f} MB"
+    assert "Traceback" not in result.stderr, result.stderr
 
 
 def test_every_source_is_requested_and_reported(hostile_run: HostileRun) -> None:
@@ -236,12 +239,12 @@ def test_each_failing_source_is_named_with_the_kind_of_its_failure(
 def test_the_body_cap_stops_reading_long_before_58_mb(hostile_run: HostileRun) -> None:
     # The server's writes block once the monitor stops reading and fail once it hangs up; what
     # the kernel buffered is small beside the 48 MB the cap leaves unread.
-    assert hostile_run.big_body.sent < 20 * MB, f"{hostile_run.big_body.sent} bytes written"
+    assert hostile_run.big_body_sent < 20 * MB, f"{hostile_run.big_body_sent} bytes written"
 
 
 def test_the_drip_is_abandoned_at_the_deadline(hostile_run: HostileRun) -> None:
     assert "no complete answer within 10 s" in hostile_run.lines["drip"]
-    assert hostile_run.drip.sent <= 15, f"{hostile_run.drip.sent} bytes dripped"
+    assert hostile_run.drip_sent <= 15, f"{hostile_run.drip_sent} bytes dripped"
 
 
 def test_entities_leak_no_file_content_and_never_expand(hostile_run: HostileRun) -> None:

@@ -7,6 +7,7 @@ from being coerced silently into a string field.
 
 from __future__ import annotations
 
+import ipaddress
 import re
 from datetime import timedelta
 from typing import Annotated, Any, Literal
@@ -48,6 +49,17 @@ def parse_duration(value: Any) -> timedelta:
 
 
 Duration = Annotated[timedelta, BeforeValidator(parse_duration)]
+
+
+def _cidr(value: Any) -> Any:
+    if isinstance(value, str):
+        try:
+            ipaddress.ip_network(value, strict=False)
+        except ValueError as exc:
+            raise ValueError(
+                f"not an address range: {value!r} (expected e.g. 10.1.2.0/24)"
+            ) from exc
+    return value
 
 
 def _http_url(value: str) -> str:
@@ -216,6 +228,8 @@ class Defaults(Strict):
     concurrency: int = Field(default=20, gt=0)
     #: a delivery still failing after this long is dead-lettered
     delivery_max_age: Duration = timedelta(hours=24)
+    #: private ranges (CIDR) that redirects and links found in content may reach anyway
+    allow_private: list[Annotated[str, BeforeValidator(_cidr)]] = Field(default_factory=list)
 
 
 class Settings(Strict):

@@ -10,13 +10,16 @@ from __future__ import annotations
 import asyncio
 import email.utils
 import logging
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from urllib.parse import urljoin, urlsplit
 
 import httpx
 
 from monitor import __version__
 from monitor.errors import FetchError, FetchErrorKind
+from monitor.fetch.destinations import Network, check_destination
 
 logger = logging.getLogger(__name__)
 
@@ -68,13 +71,15 @@ class Fetcher:
         max_body_bytes: int = 10 * 1024 * 1024,
         concurrency: int = 20,
         user_agent: str = USER_AGENT,
+        allow_private: Sequence[Network] = (),
     ) -> None:
         self.timeout = timeout
         self.max_body_bytes = max_body_bytes
+        self.allow_private = tuple(allow_private)
         self._slots = asyncio.Semaphore(concurrency)
+        # Redirects are followed here, hop by hop, so each new host is checked before connecting.
         self._client = httpx.AsyncClient(
-            follow_redirects=True,
-            max_redirects=MAX_REDIRECTS,
+            follow_redirects=False,
             timeout=httpx.Timeout(timeout),
             limits=httpx.Limits(max_connections=concurrency, max_keepalive_connections=concurrency),
             headers={"User-Agent": user_agent, "Accept-Encoding": "gzip, deflate"},
@@ -91,8 +96,14 @@ class Fetcher:
         etag: str | None = None,
         last_modified: str | None = None,
         accept: str = "*/*",
+        untrusted: bool = False,
     ) -> FetchResult:
-        """GET ``url``; a 304 is a result, every failure a FetchError naming ``source``."""
+        """GET ``url``; a 304 is a result, every failure a FetchError naming ``source``.
+
+        The origin of a configured ``url`` is trusted; any other origin a redirect leads to, and
+        with ``untrusted`` (a link found in content) the first one too, must pass the destination
+        check.
+        """
         headers = {"Accept": accept}
         if etag:
             headers["If-None-Match"] = etag
@@ -101,19 +112,13 @@ class Fetcher:
         async with self._slots:
             try:
                 async with asyncio.timeout(self.timeout):
-                    return await self._get(source, url, headers)
+                    return await self._follow(source, url, headers, untrusted=untrusted)
             except TimeoutError as exc:
                 raise FetchError(
                     source, FetchErrorKind.TIMEOUT, f"no complete answer within {self.timeout:g} s"
                 ) from exc
             except httpx.TimeoutException as exc:
                 raise FetchError(source, FetchErrorKind.TIMEOUT, _describe(exc)) from exc
-            except httpx.TooManyRedirects as exc:
-                raise FetchError(
-                    source,
-                    FetchErrorKind.TOO_MANY_REDIRECTS,
-                    f"more than {MAX_REDIRECTS} redirects",
-                ) from exc
             except httpx.DecodingError as exc:
                 raise FetchError(
                     source, FetchErrorKind.PARSE, f"cannot decode body: {_describe(exc)}"
@@ -121,35 +126,66 @@ class Fetcher:
             except (httpx.TransportError, httpx.InvalidURL, httpx.UnsupportedProtocol) as exc:
                 raise FetchError(source, FetchErrorKind.NETWORK, _describe(exc)) from exc
 
-    async def _get(self, source: str, url: str, headers: dict[str, str]) -> FetchResult:
-        async with self._client.stream("GET", url, headers=headers) as response:
-            if response.status_code >= 400:
+    async def _follow(
+        self, source: str, url: str, headers: dict[str, str], *, untrusted: bool
+    ) -> FetchResult:
+        trusted = None if untrusted else _origin(url)
+        current = url
+        for _ in range(MAX_REDIRECTS + 1):
+            if _origin(current) != trusted:
+                await check_destination(source, current, allow_private=self.allow_private)
+            request = self._client.build_request("GET", current, headers=headers)
+            response = await self._client.send(request, stream=True)
+            try:
+                location = response.headers.get("location")
+                if response.is_redirect and location:
+                    current = urljoin(str(response.url), location)
+                    continue
+                return await self._read(source, response)
+            finally:
+                await response.aclose()
+        raise FetchError(
+            source, FetchErrorKind.TOO_MANY_REDIRECTS, f"more than {MAX_REDIRECTS} redirects"
+        )
+
+    async def _read(self, source: str, response: httpx.Response) -> FetchResult:
+        if response.status_code >= 400:
+            raise FetchError(
+                source,
+                FetchErrorKind.HTTP_STATUS,
+                f"HTTP {response.status_code} from {response.url}",
+                status=response.status_code,
+                retry_after=parse_retry_after(response.headers.get("retry-after")),
+            )
+        chunks = []
+        size = 0
+        async for chunk in response.aiter_bytes():
+            size += len(chunk)
+            if size > self.max_body_bytes:
+                encoded = response.headers.get("content-encoding")
+                detail = "decompressed size exceeds cap" if encoded else "body exceeds cap"
                 raise FetchError(
                     source,
-                    FetchErrorKind.HTTP_STATUS,
-                    f"HTTP {response.status_code} from {response.url}",
-                    status=response.status_code,
-                    retry_after=parse_retry_after(response.headers.get("retry-after")),
+                    FetchErrorKind.BODY_TOO_LARGE,
+                    f"{detail} of {self.max_body_bytes} bytes",
                 )
-            chunks = []
-            size = 0
-            async for chunk in response.aiter_bytes():
-                size += len(chunk)
-                if size > self.max_body_bytes:
-                    encoded = response.headers.get("content-encoding")
-                    detail = "decompressed size exceeds cap" if encoded else "body exceeds cap"
-                    raise FetchError(
-                        source,
-                        FetchErrorKind.BODY_TOO_LARGE,
-                        f"{detail} of {self.max_body_bytes} bytes",
-                    )
-                chunks.append(chunk)
-            return FetchResult(
-                url=str(response.url),
-                status=response.status_code,
-                body=b"".join(chunks),
-                headers={k.lower(): v for k, v in response.headers.items()},
-            )
+            chunks.append(chunk)
+        return FetchResult(
+            url=str(response.url),
+            status=response.status_code,
+            body=b"".join(chunks),
+            headers={k.lower(): v for k, v in response.headers.items()},
+        )
+
+
+def _origin(url: str) -> tuple[str, str | None, int | None]:
+    """Scheme, host and port: another port on a trusted host may be another service entirely."""
+    parts = urlsplit(url)
+    try:
+        port = parts.port
+    except ValueError:
+        port = -1
+    return parts.scheme.lower(), parts.hostname, port
 
 
 def _describe(exc: Exception) -> str:

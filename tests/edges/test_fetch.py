@@ -152,3 +152,76 @@ def test_refused_connection_is_a_network_error() -> None:
         sock.bind(("127.0.0.1", 0))
         port = sock.getsockname()[1]
     assert fetch_error(f"http://127.0.0.1:{port}/f").kind is FetchErrorKind.NETWORK
+
+
+@pytest.fixture
+def sentinel() -> Iterator[LoopbackServer]:
+    """Another service on this machine that no redirect may reach."""
+    server = LoopbackServer().start()
+    server.set("/secret", Reply(body=b"internal data"))
+    yield server
+    server.stop()
+
+
+def test_redirect_within_the_configured_origin_is_followed(http_server: LoopbackServer) -> None:
+    http_server.set("/old", Reply(status=301, headers={"Location": "/new"}))
+    http_server.set("/new", Reply(body=b"<rss/>"))
+    result = fetch(f"{http_server.url}/old")
+    assert result.body == b"<rss/>"
+    assert result.url == f"{http_server.url}/new"
+
+
+@pytest.mark.parametrize(
+    "target",
+    [
+        "{sentinel}/secret",
+        "http://169.254.169.254/latest/meta-data/",
+        "http://2130706433:{port}/secret",
+        "http://[::ffff:127.0.0.1]:{port}/secret",
+        "file:///etc/passwd",
+        "gopher://127.0.0.1:{port}/",
+    ],
+    ids=["other-loopback-service", "metadata", "decimal-ip", "v4-mapped-v6", "file", "gopher"],
+)
+def test_redirect_to_a_forbidden_destination_is_refused_before_connecting(
+    http_server: LoopbackServer, sentinel: LoopbackServer, target: str
+) -> None:
+    port = sentinel.url.rsplit(":", 1)[1]
+    location = target.format(sentinel=sentinel.url, port=port)
+    http_server.set("/feed", Reply(status=302, headers={"Location": location}))
+    error = fetch_error(f"{http_server.url}/feed")
+    assert error.kind is FetchErrorKind.BLOCKED_DESTINATION
+    assert sentinel.requests == []
+
+
+def test_allow_private_opens_only_the_listed_range(
+    http_server: LoopbackServer, sentinel: LoopbackServer
+) -> None:
+    import ipaddress
+
+    http_server.set("/feed", Reply(status=302, headers={"Location": f"{sentinel.url}/secret"}))
+
+    async def go(allowed: str) -> FetchResult:
+        fetcher = Fetcher(timeout=5, allow_private=[ipaddress.ip_network(allowed)])
+        try:
+            return await fetcher.fetch("src", f"{http_server.url}/feed")
+        finally:
+            await fetcher.aclose()
+
+    with pytest.raises(FetchError, match="blocked_destination"):
+        asyncio.run(go("10.1.2.0/24"))
+    assert sentinel.requests == []
+    assert asyncio.run(go("127.0.0.0/8")).body == b"internal data"
+
+
+def test_untrusted_link_is_checked_even_on_the_first_hop(sentinel: LoopbackServer) -> None:
+    async def go() -> FetchResult:
+        fetcher = Fetcher(timeout=5)
+        try:
+            return await fetcher.fetch("src", f"{sentinel.url}/secret", untrusted=True)
+        finally:
+            await fetcher.aclose()
+
+    with pytest.raises(FetchError, match="blocked_destination"):
+        asyncio.run(go())
+    assert sentinel.requests == []

@@ -229,3 +229,15 @@ def test_starttls_is_required_by_default_except_on_loopback(
     from monitor.config.schema import SmtpSettings
 
     assert SmtpSettings.model_validate(smtp).requires_starttls is required
+
+
+def test_allow_private_takes_address_ranges_and_names_a_bad_one(tmp_path: Path) -> None:
+    good = write(tmp_path / "good.yaml", "defaults:\n  allow_private: [10.1.2.0/24, 'fd00::/8']\n")
+    assert load_settings(good).defaults.allow_private == ["10.1.2.0/24", "fd00::/8"]
+    bad = write(tmp_path / "bad.yaml", "defaults:\n  allow_private: [10.1.2.0/24, intranet]\n")
+    with pytest.raises(ConfigError) as exc:
+        load_settings(bad)
+    assert problems_of(exc) == [
+        f"{bad}:2:32: defaults.allow_private[1]: not an address range: 'intranet' "
+        "(expected e.g. 10.1.2.0/24)"
+    ]
