@@ -154,9 +154,19 @@ async def poll_source(
         if honour_schedule and not is_due(rt.clock(), state.next_poll_at, every):
             return SourceOutcome(source=source.name, status="deferred")
         fetched = await _fetch_and_parse(rt, source, state)
-    except (FetchError, StoreError) as exc:
-        kind = exc.kind.value if isinstance(exc, FetchError) else "store"
+    except Exception as exc:
+        if not isinstance(exc, FetchError | StoreError):
+            # A bug met by one source's content must cost only that source.
+            logger.exception("source %s: unexpected error", source.name)
+        kind = (
+            exc.kind.value
+            if isinstance(exc, FetchError)
+            else "store"
+            if isinstance(exc, StoreError)
+            else "internal"
+        )
         retry_after = exc.retry_after if isinstance(exc, FetchError) else None
+        message = str(exc) if kind != "internal" else f"source {source.name!r}: internal: {exc!r}"
         failures = (state.consecutive_failures if state is not None else 0) + 1
         now = rt.clock()
         next_poll = after_failure(now, every, failures, retry_after)
@@ -165,14 +175,14 @@ async def poll_source(
             source.name,
             failures,
             next_poll.isoformat(timespec="seconds"),
-            exc,
+            message,
         )
         try:
             await asyncio.to_thread(
                 rt.store.record_fetch_failure,
                 source.name,
                 at=now,
-                error=str(exc),
+                error=message,
                 next_poll_at=next_poll,
             )
         except StoreError as store_exc:
@@ -180,7 +190,7 @@ async def poll_source(
         return SourceOutcome(
             source=source.name,
             status="error",
-            error=str(exc),
+            error=message,
             error_kind=kind,
             retry_after=retry_after,
             seconds=time.perf_counter() - started,

@@ -13,6 +13,7 @@ from datetime import timedelta
 from typing import Annotated, Any, Literal
 from urllib.parse import urlsplit
 
+import soupsieve
 from pydantic import (
     BaseModel,
     BeforeValidator,
@@ -108,14 +109,30 @@ class SmtpSettings(Strict):
         return self
 
 
+def _css_selector(value: Any) -> Any:
+    """A CSS selector with an optional ``@attribute``; compiled now so a typo fails validation."""
+    if isinstance(value, str):
+        css = value.partition("@")[0].strip()
+        if css:
+            try:
+                soupsieve.compile(css)
+            except soupsieve.SelectorSyntaxError as exc:
+                reason = str(exc).splitlines()[0]
+                raise ValueError(f"invalid CSS selector {value!r}: {reason}") from exc
+    return value
+
+
+CssSelector = Annotated[str, BeforeValidator(_css_selector)]
+
+
 class Selectors(Strict):
     """CSS selectors for a page source; ``link`` and ``date`` may end in ``@attribute``."""
 
-    item: str
-    title: str
-    link: str = "a@href"
-    summary: str | None = None
-    date: str | None = None
+    item: CssSelector
+    title: CssSelector
+    link: CssSelector = "a@href"
+    summary: CssSelector | None = None
+    date: CssSelector | None = None
 
 
 class SourceBase(Strict):

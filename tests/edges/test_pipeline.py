@@ -120,3 +120,33 @@ def test_304_keeps_items_and_sends_validators(http_server: LoopbackServer, store
     assert poll(settings, store, clock, honour=False).status == "not_modified"
     assert http_server.requests_to("/f")[-1].headers["if-none-match"] == '"v1"'
     assert store.recent_items(since=clock.now - timedelta(days=1))[0].title == STORY["title"]
+
+
+def test_page_nested_100000_deep_is_parsed_without_recursion_errors(
+    http_server: LoopbackServer, store: Store
+) -> None:
+    body = b"<html><body>" + b"<div>" * 100_000 + b"<article><h3>AWS</h3></article>"
+    http_server.set("/p", Reply(body=body, headers={"Content-Type": "text/html"}))
+    settings = Settings.model_validate(
+        {
+            "sources": [
+                {
+                    "name": "deep",
+                    "page": f"{http_server.url}/p",
+                    "select": {"item": "article", "title": "h3"},
+                }
+            ]
+        }
+    )
+
+    async def go() -> SourceOutcome:
+        fetcher = Fetcher(timeout=30)
+        runtime = Runtime(settings=settings, store=store, fetcher=fetcher, rules=(), clock=Clock())
+        try:
+            return await poll_source(runtime, settings.sources[0])
+        finally:
+            await fetcher.aclose()
+
+    outcome = asyncio.run(go())
+    assert outcome.status == "ok"
+    assert outcome.items == 1

@@ -241,3 +241,15 @@ def test_allow_private_takes_address_ranges_and_names_a_bad_one(tmp_path: Path) 
         f"{bad}:2:32: defaults.allow_private[1]: not an address range: 'intranet' "
         "(expected e.g. 10.1.2.0/24)"
     ]
+
+
+def test_invalid_css_selector_is_a_validation_error_not_a_fetch_crash(tmp_path: Path) -> None:
+    config = write(
+        tmp_path / "monitor.yaml",
+        "sources:\n  - name: press\n    page: https://e.org/news\n"
+        "    select: {item: 'article[', title: h3, link: 'a@href'}\n",
+    )
+    with pytest.raises(ConfigError) as exc:
+        load_settings(config)
+    (problem,) = problems_of(exc)
+    assert problem.startswith(f"{config}:4:20: sources[0].select.item: invalid CSS selector")
