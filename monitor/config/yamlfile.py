@@ -112,7 +112,12 @@ class _Builder:
             return self._mapping(node, path)
         if isinstance(node, yaml.SequenceNode):
             return [self.build(child, (*path, i)) for i, child in enumerate(node.value)]
-        value = self.loader.construct_object(node, deep=True)
+        try:
+            value = self.loader.construct_object(node, deep=True)
+        except ValueError as exc:
+            # PyYAML builds dates and ints itself: "2024-13-01" or a 5,000-digit number fail here.
+            self._fail(node, f"invalid value {str(node.value)[:40]!r}: {str(exc)[:100]}")
+            return None
         if isinstance(value, str) and self.interpolate:
             value = self._interpolate(node, value)
         return value
@@ -127,7 +132,11 @@ class _Builder:
             if not isinstance(key_node, yaml.ScalarNode):
                 self._fail(key_node, "a mapping key must be a plain value")
                 continue
-            key = self.loader.construct_object(key_node)
+            try:
+                key = self.loader.construct_object(key_node)
+            except ValueError:
+                self._fail(key_node, "invalid mapping key")
+                continue
             if not isinstance(key, str | int):
                 key = str(key)
             line, _ = self._at(key_node)
@@ -192,7 +201,14 @@ def read_yaml(path: Path, *, display: str | None = None, interpolate: bool = Fal
 
 
 def parse_yaml(text: str, *, display: str, interpolate: bool = False) -> Document:
-    loader = yaml.SafeLoader(text)
+    try:
+        loader = yaml.SafeLoader(text)
+    except yaml.reader.ReaderError as exc:
+        line = text.count("\n", 0, exc.position) + 1
+        col = exc.position - (text.rfind("\n", 0, exc.position) + 1) + 1
+        raise ConfigError.single(
+            display, line, col, f"character {exc.character!r} is not allowed in YAML"
+        ) from exc
     try:
         node = loader.get_single_node()
         builder = _Builder(display, loader, interpolate)

@@ -104,7 +104,7 @@ class _ExprParser:
 
     def _term(self, text: str, path: Path_, fields: tuple[str, ...]) -> Term | None:
         stripped = text.strip()
-        words = stripped.split()
+        words = fold(stripped).split()
         if not words or all(w.rstrip("*") == "" for w in words):
             self.fail(path, "a term must contain a word")
             return None

@@ -9,9 +9,10 @@ from __future__ import annotations
 
 import calendar
 import io
+import re
+import warnings
 from datetime import UTC, datetime, timedelta
 from typing import Any
-from urllib.parse import urljoin
 
 import feedparser
 
@@ -25,6 +26,7 @@ from monitor.sources.text import (
     TITLE_LIMIT,
     ParsedFeed,
     html_to_text,
+    join_url,
 )
 
 
@@ -52,7 +54,7 @@ def _entry_to_item(source: str, entry: Any, base_url: str) -> Item:
     return Item(
         source=source,
         title=html_to_text(entry.get("title", ""), TITLE_LIMIT),
-        url=urljoin(base_url, link.strip()) if link else "",
+        url=join_url(base_url, link.strip()) if link else "",
         summary=html_to_text(entry.get("summary", "")),
         content=html_to_text(" ".join(c.get("value", "") for c in content)) if content else "",
         published=_published(entry),
@@ -66,13 +68,30 @@ def _entry_to_item(source: str, entry: Any, base_url: str) -> Item:
 _HEADER_QUIBBLES = (feedparser.NonXMLContentType, feedparser.CharacterEncodingOverride)
 
 
+_CHARREF = re.compile(rb"&#(?:[xX]([0-9a-fA-F]{1,40})|([0-9]{1,40}));")
+
+
+def _neutralise_charrefs(body: bytes) -> bytes:
+    """Character references beyond Unicode (``&#x110000;``) crash feedparser's loose parser."""
+
+    def replace(match: re.Match[bytes]) -> bytes:
+        hex_digits, decimal = match.groups()
+        value = int(hex_digits, 16) if hex_digits else int(decimal)
+        return match.group(0) if value <= 0x10FFFF else b"&#xFFFD;"
+
+    return _CHARREF.sub(replace, body) if b"&#" in body else body
+
+
 def parse_feed(source: str, body: bytes, *, url: str, headers: dict[str, str]) -> ParsedFeed:
     if not body.strip():
         raise FetchError(source, FetchErrorKind.NOT_A_FEED, "empty body")
     if looks_like_json_feed(body):
         return parse_json_feed(source, body, url=url)
     # A BytesIO, never a str or URL: feedparser would treat those as something to open.
-    parsed = feedparser.parse(io.BytesIO(body), response_headers=headers)
+    try:
+        parsed = feedparser.parse(io.BytesIO(_neutralise_charrefs(body)), response_headers=headers)
+    except (ValueError, OverflowError, RecursionError) as exc:
+        raise FetchError(source, FetchErrorKind.PARSE, f"feed parser failed: {exc}") from exc
     entries = parsed.get("entries", [])
     if not parsed.get("version") and not entries:
         reason = parsed.get("bozo_exception")
@@ -80,7 +99,10 @@ def parse_feed(source: str, body: bytes, *, url: str, headers: dict[str, str]) -
         detail = "an HTML page, not a feed" if looks_html else f"not a feed ({reason or 'unknown'})"
         raise FetchError(source, FetchErrorKind.NOT_A_FEED, detail)
     base = parsed.get("feed", {}).get("link") or url
-    items = [_entry_to_item(source, entry, url or base) for entry in entries[:MAX_ITEMS]]
+    with warnings.catch_warnings():
+        # feedparser warns on reading updated_parsed where only published exists; we read both.
+        warnings.simplefilter("ignore", DeprecationWarning)
+        items = [_entry_to_item(source, entry, url or base) for entry in entries[:MAX_ITEMS]]
     warning = None
     if parsed.get("bozo") and not isinstance(parsed.get("bozo_exception"), _HEADER_QUIBBLES):
         warning = f"feed is malformed, {len(items)} items recovered: {parsed.get('bozo_exception')}"

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 from typing import Any
-from urllib.parse import urljoin
 
 from monitor.errors import FetchError, FetchErrorKind
 from monitor.model import Item
@@ -16,6 +15,7 @@ from monitor.sources.text import (
     TITLE_LIMIT,
     ParsedFeed,
     html_to_text,
+    join_url,
     parse_date,
 )
 
@@ -32,6 +32,8 @@ def _text(entry: dict[str, Any], key: str) -> str:
 
 def _author(entry: dict[str, Any]) -> str:
     authors = entry.get("authors") or ([entry["author"]] if entry.get("author") else [])
+    if not isinstance(authors, list):
+        return ""
     names = [a.get("name", "") for a in authors if isinstance(a, dict)]
     return clean_text(", ".join(n for n in names if isinstance(n, str)), 200)
 
@@ -39,7 +41,7 @@ def _author(entry: dict[str, Any]) -> str:
 def parse_json_feed(source: str, body: bytes, *, url: str) -> ParsedFeed:
     try:
         data = json.loads(body.decode("utf-8", errors="replace"))
-    except json.JSONDecodeError as exc:
+    except (json.JSONDecodeError, RecursionError) as exc:
         raise FetchError(source, FetchErrorKind.NOT_A_FEED, f"invalid JSON Feed: {exc}") from exc
     entries = data.get("items") if isinstance(data, dict) else None
     if not isinstance(entries, list):
@@ -56,7 +58,7 @@ def parse_json_feed(source: str, body: bytes, *, url: str) -> ParsedFeed:
             Item(
                 source=source,
                 title=html_to_text(_text(entry, "title"), TITLE_LIMIT),
-                url=urljoin(url, link) if link else "",
+                url=join_url(url, link) if link else "",
                 summary=html_to_text(_text(entry, "summary")),
                 content=clean_text(content, TEXT_LIMIT),
                 published=parse_date(

@@ -7,15 +7,21 @@ so a redesigned page is reported instead of looking like a quiet news day.
 
 from __future__ import annotations
 
-from urllib.parse import urljoin
-
-from bs4 import BeautifulSoup, Tag
+from bs4 import Tag
 
 from monitor.config.schema import Selectors
 from monitor.errors import FetchError, FetchErrorKind
 from monitor.model import Item
 from monitor.sources.normalize import clean_text
-from monitor.sources.text import MAX_ITEMS, TEXT_LIMIT, TITLE_LIMIT, ParsedFeed, parse_date
+from monitor.sources.text import (
+    MAX_ITEMS,
+    TEXT_LIMIT,
+    TITLE_LIMIT,
+    ParsedFeed,
+    join_url,
+    parse_date,
+    parse_html,
+)
 
 
 def _select(node: Tag, selector: str) -> str:
@@ -32,7 +38,9 @@ def _select(node: Tag, selector: str) -> str:
 def parse_page(source: str, body: bytes, *, url: str, selectors: Selectors) -> ParsedFeed:
     if not body.strip():
         raise FetchError(source, FetchErrorKind.NOT_A_FEED, "empty body")
-    soup = BeautifulSoup(body, "html.parser")
+    soup = parse_html(body)
+    if soup is None:
+        raise FetchError(source, FetchErrorKind.PARSE, "the HTML parser rejected the page")
     for node in soup(["script", "style", "noscript"]):
         node.decompose()
     blocks = soup.select(selectors.item)
@@ -52,7 +60,7 @@ def parse_page(source: str, body: bytes, *, url: str, selectors: Selectors) -> P
             Item(
                 source=source,
                 title=title,
-                url=urljoin(url, link) if link else "",
+                url=join_url(url, link) if link else "",
                 summary=clean_text(_select(block, selectors.summary), TEXT_LIMIT)
                 if selectors.summary
                 else "",

@@ -6,8 +6,10 @@ import warnings
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from email.utils import parsedate_to_datetime
+from urllib.parse import urljoin
 
 from bs4 import BeautifulSoup, MarkupResemblesLocatorWarning
+from bs4.exceptions import ParserRejectedMarkup
 
 from monitor.model import Item
 from monitor.sources.normalize import clean_text
@@ -30,12 +32,31 @@ class ParsedFeed:
 def html_to_text(markup: str, limit: int = TEXT_LIMIT) -> str:
     if "<" not in markup and "&" not in markup:
         return clean_text(markup, limit)
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore", MarkupResemblesLocatorWarning)
-        soup = BeautifulSoup(markup[: limit * 4], "html.parser")
+    soup = parse_html(markup[: limit * 4])
+    if soup is None:
+        return clean_text(markup, limit)
     for node in soup(["script", "style", "noscript"]):
         node.decompose()
     return clean_text(soup.get_text(" "), limit)
+
+
+def parse_html(markup: str | bytes) -> BeautifulSoup | None:
+    """bs4 with html.parser; None for markup the parser gives up on (``<![0`` and the like)."""
+    with warnings.catch_warnings():
+        # Markup that looks like a URL or file name is still just markup here.
+        warnings.simplefilter("ignore", MarkupResemblesLocatorWarning)
+        try:
+            return BeautifulSoup(markup, "html.parser")
+        except ParserRejectedMarkup:
+            return None
+
+
+def join_url(base: str, link: str) -> str:
+    """``link`` resolved against ``base``; a link too broken to parse is kept as it is."""
+    try:
+        return urljoin(base, link)
+    except ValueError:
+        return link
 
 
 def parse_date(text: str) -> datetime | None:
@@ -50,4 +71,7 @@ def parse_date(text: str) -> datetime | None:
             parsed = parsedate_to_datetime(text)
         except (TypeError, ValueError, IndexError):
             return None
-    return parsed.replace(tzinfo=UTC) if parsed.tzinfo is None else parsed.astimezone(UTC)
+    try:
+        return parsed.replace(tzinfo=UTC) if parsed.tzinfo is None else parsed.astimezone(UTC)
+    except (OverflowError, ValueError):
+        return None
