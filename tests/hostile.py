@@ -24,7 +24,7 @@ FEED_TAIL = b"</channel></rss>"
 
 
 class CountingStream:
-    """A ``Reply(stream=...)`` callable that remembers how much it wrote and for how long.
+    """A ``Reply(stream=...)`` callable that counts the bytes it wrote.
 
     ``stop`` ends every stream early (at teardown), so no server thread outlives the test.
     """
@@ -32,28 +32,16 @@ class CountingStream:
     def __init__(self, stop: threading.Event) -> None:
         self.stop = stop
         self.sent = 0
-        self.started: float | None = None
-        self.ended: float | None = None
 
     def chunks(self) -> Iterator[bytes]:
         raise NotImplementedError
 
     def __call__(self) -> Iterator[bytes]:
-        self.started = time.monotonic()
-        try:
-            for chunk in self.chunks():
-                if self.stop.is_set():
-                    return
-                yield chunk
-                self.sent += len(chunk)
-        finally:
-            self.ended = time.monotonic()
-
-    @property
-    def seconds(self) -> float | None:
-        if self.started is None or self.ended is None:
-            return None
-        return self.ended - self.started
+        for chunk in self.chunks():
+            if self.stop.is_set():
+                return
+            yield chunk
+            self.sent += len(chunk)
 
 
 class BigBody(CountingStream):
