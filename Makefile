@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: run test lint check-types clean
+.PHONY: run test fuzz lint check-types clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -c 'import sys; sys.exit("Python 3.11+ is required") if sys.version_info < (3, 11) else None'
@@ -18,6 +18,10 @@ run: $(STAMP)
 
 test: $(STAMP)
 	$(BIN)/python -m pytest
+
+# The fuzz tests run 200 examples each in `make test`; this gives them a long budget.
+fuzz: $(STAMP)
+	MONITOR_FUZZ_EXAMPLES=$${MONITOR_FUZZ_EXAMPLES:-20000} $(BIN)/python -m pytest -q --timeout=0 tests/unit/test_fuzz.py
 
 lint: $(STAMP)
 	$(BIN)/ruff check monitor tests bench

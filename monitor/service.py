@@ -84,6 +84,8 @@ async def open_services(config: Config, *, stdout: TextIO | None = None) -> Asyn
         timeout=defaults.timeout.total_seconds(),
         max_body_bytes=defaults.max_body_bytes,
         concurrency=defaults.concurrency,
+        host_concurrency=defaults.host_concurrency,
+        host_spacing=defaults.host_spacing.total_seconds(),
         allow_private=[ipaddress.ip_network(cidr, strict=False) for cidr in defaults.allow_private],
     )
     delivery_http = httpx.AsyncClient(

@@ -30,7 +30,7 @@ _DURATION = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(ms|s|m|h|d)\s*$")
 _UNITS = {"ms": 0.001, "s": 1, "m": 60, "h": 3600, "d": 86400}
 
 
-def parse_duration(value: Any) -> timedelta:
+def parse_duration(value: Any, *, allow_zero: bool = False) -> timedelta:
     """``10m`` -> 10 minutes; a bare number is seconds; anything else is an error, not a default."""
     if isinstance(value, timedelta):
         return value
@@ -44,12 +44,16 @@ def parse_duration(value: Any) -> timedelta:
         raise ValueError(
             f"invalid duration {value!r}: expected a duration such as 90s, 10m, 2h or 1d"
         )
-    if seconds <= 0:
+    if seconds < 0 or (seconds == 0 and not allow_zero):
         raise ValueError("a duration must be greater than zero")
     return timedelta(seconds=seconds)
 
 
 Duration = Annotated[timedelta, BeforeValidator(parse_duration)]
+#: a duration where 0 means "none", such as a pause that may be switched off
+DurationOrZero = Annotated[
+    timedelta, BeforeValidator(lambda v: parse_duration(v, allow_zero=True))
+]
 
 
 def _cidr(value: Any) -> Any:
@@ -243,6 +247,10 @@ class Defaults(Strict):
     max_body_bytes: int = Field(default=10 * 1024 * 1024, gt=0)
     #: requests in flight at once, over all sources
     concurrency: int = Field(default=20, gt=0)
+    #: requests in flight at once to one host (scheme, name and port)
+    host_concurrency: int = Field(default=2, gt=0)
+    #: pause between the starts of two requests to one host; 0s for none
+    host_spacing: DurationOrZero = timedelta(milliseconds=250)
     #: a delivery still failing after this long is dead-lettered
     delivery_max_age: Duration = timedelta(hours=24)
     #: private ranges (CIDR) that redirects and links found in content may reach anyway

@@ -19,7 +19,14 @@ import httpx
 
 from monitor import __version__
 from monitor.errors import FetchError, FetchErrorKind
-from monitor.fetch.destinations import Network, check_destination
+from monitor.fetch.destinations import (
+    Network,
+    Resolver,
+    check_destination,
+    pinned_url,
+    resolve,
+)
+from monitor.fetch.politeness import HostLimiter
 
 logger = logging.getLogger(__name__)
 
@@ -72,11 +79,16 @@ class Fetcher:
         concurrency: int = 20,
         user_agent: str = USER_AGENT,
         allow_private: Sequence[Network] = (),
+        host_concurrency: int = 2,
+        host_spacing: float = 0.0,
+        resolver: Resolver = resolve,
     ) -> None:
         self.timeout = timeout
         self.max_body_bytes = max_body_bytes
         self.allow_private = tuple(allow_private)
         self._slots = asyncio.Semaphore(concurrency)
+        self._hosts = HostLimiter(concurrency=host_concurrency, spacing=host_spacing)
+        self._resolver = resolver
         # Redirects are followed here, hop by hop, so each new host is checked before connecting.
         self._client = httpx.AsyncClient(
             follow_redirects=False,
@@ -132,28 +144,38 @@ class Fetcher:
         trusted = None if untrusted else _origin(url)
         current = url
         for _ in range(MAX_REDIRECTS + 1):
+            target, hop_headers, extensions = current, headers, {}
             if _origin(current) != trusted:
-                await check_destination(source, current, allow_private=self.allow_private)
-            request = self._client.build_request("GET", current, headers=headers)
-            response = await self._client.send(request, stream=True)
-            try:
-                location = response.headers.get("location")
-                if response.is_redirect and location:
-                    current = urljoin(str(response.url), location)
-                    continue
-                return await self._read(source, response)
-            finally:
-                await response.aclose()
+                address = await check_destination(
+                    source, current, allow_private=self.allow_private, resolver=self._resolver
+                )
+                target, host = pinned_url(current, address)
+                hop_headers = {**headers, "Host": host}
+                # TLS still checks the certificate against the name, not the address.
+                extensions = {"sni_hostname": urlsplit(current).hostname or ""}
+            request = self._client.build_request(
+                "GET", target, headers=hop_headers, extensions=extensions
+            )
+            async with self._hosts.slot(_origin(current)):
+                response = await self._client.send(request, stream=True)
+                try:
+                    location = response.headers.get("location")
+                    if response.is_redirect and location:
+                        current = urljoin(current, location)
+                        continue
+                    return await self._read(source, response, current)
+                finally:
+                    await response.aclose()
         raise FetchError(
             source, FetchErrorKind.TOO_MANY_REDIRECTS, f"more than {MAX_REDIRECTS} redirects"
         )
 
-    async def _read(self, source: str, response: httpx.Response) -> FetchResult:
+    async def _read(self, source: str, response: httpx.Response, url: str) -> FetchResult:
         if response.status_code >= 400:
             raise FetchError(
                 source,
                 FetchErrorKind.HTTP_STATUS,
-                f"HTTP {response.status_code} from {response.url}",
+                f"HTTP {response.status_code} from {url}",
                 status=response.status_code,
                 retry_after=parse_retry_after(response.headers.get("retry-after")),
             )
@@ -171,7 +193,7 @@ class Fetcher:
                 )
             chunks.append(chunk)
         return FetchResult(
-            url=str(response.url),
+            url=url,
             status=response.status_code,
             body=b"".join(chunks),
             headers={k.lower(): v for k, v in response.headers.items()},

@@ -12,13 +12,14 @@ from __future__ import annotations
 import asyncio
 import ipaddress
 import socket
-from collections.abc import Sequence
-from urllib.parse import urlsplit
+from collections.abc import Awaitable, Callable, Sequence
+from urllib.parse import urlsplit, urlunsplit
 
 from monitor.errors import FetchError, FetchErrorKind
 
 IPAddress = ipaddress.IPv4Address | ipaddress.IPv6Address
 Network = ipaddress.IPv4Network | ipaddress.IPv6Network
+Resolver = Callable[[str, int], Awaitable[list[IPAddress]]]
 ALLOWED_SCHEMES = ("http", "https")
 
 
@@ -41,9 +42,18 @@ async def resolve(host: str, port: int) -> list[IPAddress]:
 
 
 async def check_destination(
-    source: str, url: str, *, allow_private: Sequence[Network] = ()
-) -> None:
-    """Raise ``blocked_destination`` unless ``url`` is http(s) to public (or allowed) addresses."""
+    source: str,
+    url: str,
+    *,
+    allow_private: Sequence[Network] = (),
+    resolver: Resolver = resolve,
+) -> IPAddress:
+    """The address to connect to for ``url``, once every address its host has passed the check.
+
+    Raises ``blocked_destination`` unless ``url`` is http(s) to public (or allowed) addresses.
+    The caller connects to the returned address rather than resolving the name again, so a DNS
+    answer that changes between the check and the connection (rebinding) cannot slip through.
+    """
     parts = urlsplit(url)
     if parts.scheme.lower() not in ALLOWED_SCHEMES or not parts.hostname:
         raise FetchError(
@@ -51,7 +61,7 @@ async def check_destination(
         )
     port = parts.port or (443 if parts.scheme.lower() == "https" else 80)
     try:
-        addresses = await resolve(parts.hostname, port)
+        addresses = await resolver(parts.hostname, port)
     except OSError as exc:
         raise FetchError(
             source, FetchErrorKind.NETWORK, f"cannot resolve {parts.hostname}: {exc}"
@@ -64,3 +74,15 @@ async def check_destination(
             f"refused to fetch {parts.scheme}://{parts.hostname}/: it resolves to {blocked[0]}, "
             "a private, loopback or link-local address",
         )
+    if not addresses:
+        raise FetchError(source, FetchErrorKind.NETWORK, f"{parts.hostname} has no address")
+    return addresses[0]
+
+
+def pinned_url(url: str, address: IPAddress) -> tuple[str, str]:
+    """``url`` with its host replaced by ``address``, and the ``Host`` header it must carry."""
+    parts = urlsplit(url)
+    host = parts.netloc.rpartition("@")[2]
+    literal = f"[{address}]" if isinstance(address, ipaddress.IPv6Address) else str(address)
+    netloc = literal if parts.port is None else f"{literal}:{parts.port}"
+    return urlunsplit((parts.scheme, netloc, parts.path, parts.query, "")), host

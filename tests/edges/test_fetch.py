@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import asyncio
 import gzip
+import itertools
+import threading
 import time
 import zlib
 from collections.abc import Iterator
@@ -225,3 +227,139 @@ def test_untrusted_link_is_checked_even_on_the_first_hop(sentinel: LoopbackServe
     with pytest.raises(FetchError, match="blocked_destination"):
         asyncio.run(go())
     assert sentinel.requests == []
+
+
+def test_an_untrusted_fetch_connects_to_the_address_that_was_checked(
+    http_server: LoopbackServer,
+) -> None:
+    """DNS rebinding: the name is resolved once, checked, and that very address is connected.
+
+    ``rebind.invalid`` resolves nowhere on this machine, so the fetch can only succeed if the
+    connection used the checked address instead of resolving the name a second time.
+    """
+    import ipaddress
+
+    http_server.set("/feed", Reply(body=b"<rss/>"))
+    port = int(http_server.url.rsplit(":", 1)[1])
+    lookups: list[str] = []
+
+    async def resolver(host: str, _port: int) -> list[Any]:
+        lookups.append(host)
+        return [ipaddress.ip_address("127.0.0.1")]
+
+    async def go() -> FetchResult:
+        fetcher = Fetcher(
+            timeout=5, allow_private=[ipaddress.ip_network("127.0.0.0/8")], resolver=resolver
+        )
+        try:
+            return await fetcher.fetch("src", f"http://rebind.invalid:{port}/feed", untrusted=True)
+        finally:
+            await fetcher.aclose()
+
+    result = asyncio.run(go())
+    assert result.body == b"<rss/>"
+    assert result.url == f"http://rebind.invalid:{port}/feed"
+    assert lookups == ["rebind.invalid"]
+    assert http_server.requests_to("/feed")[0].headers["host"] == f"rebind.invalid:{port}"
+
+
+def test_a_name_that_resolves_to_a_blocked_address_is_never_connected(
+    sentinel: LoopbackServer,
+) -> None:
+    import ipaddress
+
+    port = int(sentinel.url.rsplit(":", 1)[1])
+
+    async def resolver(host: str, _port: int) -> list[Any]:
+        # one public answer is not enough: every address the name has must pass
+        return [ipaddress.ip_address("93.184.216.34"), ipaddress.ip_address("127.0.0.1")]
+
+    async def go() -> FetchResult:
+        fetcher = Fetcher(timeout=5, resolver=resolver)
+        try:
+            return await fetcher.fetch("src", f"http://news.invalid:{port}/secret", untrusted=True)
+        finally:
+            await fetcher.aclose()
+
+    with pytest.raises(FetchError, match="blocked_destination"):
+        asyncio.run(go())
+    assert sentinel.requests == []
+
+
+def _starts_and_peak(
+    server: LoopbackServer, *, count: int, delay: float, **limits: Any
+) -> tuple[list[float], int]:
+    """Fetch ``count`` paths of one host at once: when each began, and the peak in flight."""
+    lock = threading.Lock()
+    in_flight = peak = 0
+    starts: list[float] = []
+
+    def slow(_: Recorded) -> Reply:
+        nonlocal in_flight, peak
+        with lock:
+            in_flight += 1
+            peak = max(peak, in_flight)
+            starts.append(time.monotonic())
+        time.sleep(delay)
+        with lock:
+            in_flight -= 1
+        return Reply(body=b"ok")
+
+    for index in range(count):
+        server.set(f"/f{index}", slow)
+
+    async def go() -> None:
+        fetcher = Fetcher(timeout=10, concurrency=50, **limits)
+        try:
+            await asyncio.gather(
+                *(fetcher.fetch("src", f"{server.url}/f{i}") for i in range(count))
+            )
+        finally:
+            await fetcher.aclose()
+
+    asyncio.run(go())
+    return sorted(starts), peak
+
+
+def test_requests_to_one_host_are_capped_at_the_host_concurrency(
+    http_server: LoopbackServer,
+) -> None:
+    _, peak = _starts_and_peak(http_server, count=8, delay=0.2, host_concurrency=2)
+    assert peak == 2
+    _, wide = _starts_and_peak(http_server, count=8, delay=0.2, host_concurrency=8)
+    assert wide > 2
+
+
+def test_requests_to_one_host_start_at_least_the_spacing_apart(
+    http_server: LoopbackServer,
+) -> None:
+    starts, _ = _starts_and_peak(
+        http_server, count=4, delay=0.0, host_concurrency=4, host_spacing=0.3
+    )
+    gaps = [later - earlier for earlier, later in itertools.pairwise(starts)]
+    assert min(gaps) >= 0.25  # the server notes the start a little after the client's pause
+
+
+def test_other_hosts_are_not_held_back_by_a_busy_one(
+    http_server: LoopbackServer, receiver: LoopbackServer
+) -> None:
+    http_server.set("/slow", Reply(body=b"slow", delay=1.0))
+    receiver.set("/fast", Reply(body=b"fast"))
+
+    async def go() -> float:
+        fetcher = Fetcher(timeout=10, host_concurrency=1)
+        try:
+            slow = [
+                asyncio.create_task(fetcher.fetch("src", f"{http_server.url}/slow"))
+                for _ in range(2)
+            ]
+            await asyncio.sleep(0.1)
+            began = time.monotonic()
+            await fetcher.fetch("src", f"{receiver.url}/fast")
+            took = time.monotonic() - began
+            await asyncio.gather(*slow)
+            return took
+        finally:
+            await fetcher.aclose()
+
+    assert asyncio.run(go()) < 0.9
