@@ -21,13 +21,15 @@ from apscheduler.triggers.interval import IntervalTrigger
 from monitor.config import Config, load_rules, rule_files
 from monitor.config.schema import FeedSource, PageSource
 from monitor.errors import ConfigError
-from monitor.pipeline import poll_source
+from monitor.health_alerts import announce_health
+from monitor.pipeline import poll_source, utcnow
 from monitor.service import Services, open_services
 
 logger = logging.getLogger(__name__)
 
 OUTBOX_EVERY = timedelta(seconds=5)
 RULES_CHECK_EVERY = timedelta(seconds=2)
+HEALTH_EVERY = timedelta(minutes=1)
 #: how long a stop waits for deliveries already being sent
 DRAIN_TIMEOUT = 30.0
 
@@ -107,6 +109,13 @@ class Daemon:
             id="outbox",
             next_run_time=now,
         )
+        if self.config.settings.health.notify:
+            scheduler.add_job(
+                self._announce_health,
+                IntervalTrigger(seconds=HEALTH_EVERY.total_seconds()),
+                args=[services],
+                id="health",
+            )
         scheduler.add_job(
             self._reload_rules,
             IntervalTrigger(seconds=RULES_CHECK_EVERY.total_seconds()),
@@ -139,6 +148,14 @@ class Daemon:
         finally:
             if task is not None:
                 self._deliveries.discard(task)
+
+    async def _announce_health(self, services: Services) -> None:
+        try:
+            await announce_health(
+                self.config.settings, services.runtime.store, services.channels, utcnow()
+            )
+        except Exception:
+            logger.exception("source health check failed; the next one retries")
 
     async def _reload_rules(self, services: Services) -> None:
         signature = _rules_signature(self.config.rules_dir)

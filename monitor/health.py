@@ -8,6 +8,7 @@ from datetime import datetime, timedelta
 
 from monitor.config.schema import FeedSource, PageSource, Settings
 from monitor.store import SourceState
+from monitor.store.source_health import SourceActivity
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -59,12 +60,43 @@ def _health(
         name=source.name,
         status=status,
         last_success_at=state.last_success_at,
-        last_error=state.last_error if state.consecutive_failures else None,
+        last_error=state.last_error
+        if state.consecutive_failures
+        else f"warning: {state.last_warning}"
+        if state.last_warning
+        else None,
         failing_since=state.failing_since,
         consecutive_failures=state.consecutive_failures,
         items_last_day=items,
         next_poll_at=next_poll,
     )
+
+
+def health_problem(
+    settings: Settings,
+    state: SourceState,
+    activity: SourceActivity | None,
+    now: datetime,
+) -> str | None:
+    """``failing`` or ``silent`` when a source's trouble is worth an alert, else None.
+
+    Failing: every fetch has failed for ``failing_after``. Silent: the source answers, but its
+    newest item is older than ``silent_factor`` times its usual gap between new items (over the
+    activity window), and than ``silent_after`` in any case.
+    """
+    health = settings.health
+    if state.consecutive_failures and state.failing_since is not None:
+        return "failing" if now - state.failing_since >= health.failing_after else None
+    if activity is None or activity.last_at is None or state.last_success_at is None:
+        return None
+    quiet = now - activity.last_at
+    if quiet < health.silent_after:
+        return None
+    if activity.count and activity.first_at is not None:
+        usual_gap = (now - activity.first_at) / activity.count
+        if quiet < usual_gap * health.silent_factor:
+            return None
+    return "silent"
 
 
 def _when(value: datetime | None, now: datetime) -> str:

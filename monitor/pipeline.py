@@ -13,7 +13,7 @@ import logging
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Literal
 
 from monitor.config.schema import FeedSource, PageSource, Settings
@@ -142,6 +142,33 @@ async def _fetch_and_parse(
     return _Pass(parsed, len(new), committed.alerts_enqueued)
 
 
+#: a warning that persists (a feed malformed on every poll) is logged again after this long
+WARNING_REPEAT = timedelta(days=1)
+
+
+async def _note_warning(rt: Runtime, name: str, state: SourceState, warning: str | None) -> None:
+    """Log a source's warning when it is new or a day old, and keep it for `monitor sources`."""
+    now = rt.clock()
+    last_told = state.last_warning_at
+    try:
+        # The wording may change from pass to pass (counts of recovered items), so only a
+        # source that had no warning, or was last warned about a day ago, is logged again.
+        if warning and (last_told is None or now - last_told >= WARNING_REPEAT):
+            logger.warning("source %s: %s", name, warning)
+            await asyncio.to_thread(rt.store.record_warning, name, warning=warning, at=now)
+        elif warning:
+            logger.info("source %s: still: %s", name, warning)
+            if warning != state.last_warning:
+                await asyncio.to_thread(
+                    rt.store.record_warning, name, warning=warning, at=last_told
+                )
+        elif state.last_warning:
+            logger.info("source %s: no longer: %s", name, state.last_warning)
+            await asyncio.to_thread(rt.store.record_warning, name, warning=None, at=None)
+    except StoreError as exc:
+        logger.error("source %s: cannot record its warning: %s", name, exc)
+
+
 async def poll_source(
     rt: Runtime, source: FeedSource | PageSource, *, honour_schedule: bool = False
 ) -> SourceOutcome:
@@ -200,8 +227,8 @@ async def poll_source(
         logger.info("source %s: not modified", source.name)
         return SourceOutcome(source=source.name, status="not_modified", seconds=elapsed)
     parsed, new_count, alert_count = fetched.parsed, fetched.new_items, fetched.alerts
-    if parsed.warning:
-        logger.warning("source %s: %s", source.name, parsed.warning)
+    assert state is not None  # the fetch above needed it
+    await _note_warning(rt, source.name, state, parsed.warning)
     logger.info(
         "source %s: %d items, %d new, %d alerts queued (%.2f s)",
         source.name,

@@ -19,6 +19,7 @@ from monitor.config import Config
 from monitor.errors import MonitorError
 from monitor.fetch import Fetcher
 from monitor.fetch.client import USER_AGENT
+from monitor.health_alerts import announce_health
 from monitor.notify import Notifier, build_channels
 from monitor.outbox import DeliveryReport, Outbox
 from monitor.pipeline import Runtime, SourceOutcome, poll_source, utcnow
@@ -112,5 +113,6 @@ async def check_once(
         outcomes = await asyncio.gather(
             *(poll_source(services.runtime, source) for source in config.settings.sources)
         )
+        await announce_health(config.settings, services.runtime.store, services.channels, utcnow())
         report = await services.outbox.drain(CHECK_DELIVERY_BUDGET)
     return list(outcomes), report

@@ -64,9 +64,17 @@ def load_settings(path: Path) -> Settings:
     if not isinstance(doc.data, dict):
         raise ConfigError.single(str(path), 1, 1, "monitor.yaml must be a mapping of settings")
     try:
-        return Settings.model_validate(doc.data)
+        settings = Settings.model_validate(doc.data)
     except ValidationError as exc:
         raise ConfigError(validation_problems(doc, exc, _vocabulary())) from exc
+    unknown = [
+        doc.problem(("health", "notify", index), f"unknown channel {name!r}")
+        for index, name in enumerate(settings.health.notify)
+        if name not in settings.channels
+    ]
+    if unknown:
+        raise ConfigError(unknown)
+    return settings
 
 
 def rule_files(rules_dir: Path) -> list[Path]:

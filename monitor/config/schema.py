@@ -257,11 +257,25 @@ class Defaults(Strict):
     allow_private: list[Annotated[str, BeforeValidator(_cidr)]] = Field(default_factory=list)
 
 
+class HealthSettings(Strict):
+    """When a source's trouble is worth an alert of its own, and where it goes."""
+
+    #: channels told when a source fails or goes silent, and again when it recovers
+    notify: list[str] = Field(default_factory=list)
+    #: a source failing without a break for this long is announced
+    failing_after: Duration = timedelta(hours=1)
+    #: a source with no new item for this many times its usual gap between items is silent...
+    silent_factor: float = Field(default=10.0, gt=1)
+    #: ...but never before this long without one
+    silent_after: Duration = timedelta(days=2)
+
+
 class Settings(Strict):
     state: str = "state/monitor.db"
     rules: str = "rules/"
     smtp: SmtpSettings | None = None
     defaults: Defaults = Defaults()
+    health: HealthSettings = HealthSettings()
     sources: list[Source] = Field(default_factory=list)
     channels: dict[Annotated[str, Field(pattern=NAME_PATTERN)], Channel] = Field(
         default_factory=dict

@@ -64,9 +64,22 @@ def _source_schedule(conn: Connection) -> None:
         conn.execute(text(f"ALTER TABLE sources ADD COLUMN {column} {column_type}"))
 
 
+def _source_health(conn: Connection) -> None:
+    moment = DateTime(timezone=True).compile(dialect=conn.dialect)
+    words = Text().compile(dialect=conn.dialect)
+    for column, kind in (
+        ("health_alert", words),
+        ("health_alert_at", moment),
+        ("last_warning", words),
+        ("last_warning_at", moment),
+    ):
+        conn.execute(text(f"ALTER TABLE sources ADD COLUMN {column} {kind}"))
+
+
 MIGRATIONS: list[Migration] = [
     ("0001_initial", _initial),
     ("0002_source_schedule", _source_schedule),
+    ("0003_source_health", _source_health),
 ]
 
 

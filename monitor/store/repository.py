@@ -24,6 +24,7 @@ from monitor.errors import StoreError
 from monitor.model import Alert, Item, KeyedItem, Outgoing
 from monitor.store import engine as engines
 from monitor.store import rows, schema
+from monitor.store.source_health import SourceHealthRecords
 
 logger = logging.getLogger(__name__)
 
@@ -46,6 +47,10 @@ class SourceState:
     items_seen: int = 0
     next_poll_at: datetime | None = None
     failing_since: datetime | None = None
+    health_alert: str | None = None
+    health_alert_at: datetime | None = None
+    last_warning: str | None = None
+    last_warning_at: datetime | None = None
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -67,7 +72,7 @@ class CommitResult:
     alerts_enqueued: int
 
 
-class Store:
+class Store(SourceHealthRecords):
     def __init__(self, engine: Engine, location: engines.Location) -> None:
         self._engine = engine
         self._location = location
@@ -391,6 +396,10 @@ def _source_state(row: RowMapping) -> SourceState:
         items_seen=row["items_seen"],
         next_poll_at=rows.utc_or_none(row["next_poll_at"]),
         failing_since=rows.utc_or_none(row["failing_since"]),
+        health_alert=row["health_alert"],
+        health_alert_at=rows.utc_or_none(row["health_alert_at"]),
+        last_warning=row["last_warning"],
+        last_warning_at=rows.utc_or_none(row["last_warning_at"]),
     )
 
 

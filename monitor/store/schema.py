@@ -36,6 +36,12 @@ sources = Table(
     Column("next_poll_at", DateTime(timezone=True)),
     #: the first failure of the current run of failures; cleared by a success
     Column("failing_since", DateTime(timezone=True)),
+    #: the health problem last announced to the health channels ("failing", "silent"), if any
+    Column("health_alert", Text),
+    Column("health_alert_at", DateTime(timezone=True)),
+    #: what the last good fetch warned about (a malformed feed, no items), and when it was logged
+    Column("last_warning", Text),
+    Column("last_warning_at", DateTime(timezone=True)),
 )
 
 items = Table(

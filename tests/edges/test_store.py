@@ -689,3 +689,34 @@ def test_database_from_before_0002_is_upgraded_in_place_and_tracks_failing_since
         assert upgraded.source_state("wire").failing_since is None
     finally:
         upgraded.close()
+
+
+# --- source health -------------------------------------------------------------------------
+
+
+def test_health_alert_and_warning_are_remembered_per_source(store: Store) -> None:
+    store.record_fetch_failure("wire", at=T0, error="HTTP 404")
+    store.record_health_alert("wire", problem="failing", at=T0 + timedelta(hours=1))
+    store.record_warning("other", warning="feed has no items", at=T0)
+    wire, other = store.source_state("wire"), store.source_state("other")
+    assert wire.health_alert == "failing"
+    assert wire.health_alert_at == T0 + timedelta(hours=1)
+    assert wire.consecutive_failures == 1  # the earlier record is kept
+    assert other.last_warning == "feed has no items"
+    assert other.last_warning_at == T0
+    store.record_health_alert("wire", problem=None, at=T0 + timedelta(hours=2))
+    store.record_warning("other", warning=None, at=None)
+    assert store.source_state("wire").health_alert is None
+    assert store.source_state("other").last_warning is None
+
+
+def test_source_activity_counts_recent_items_and_keeps_the_newest_ever(store: Store) -> None:
+    for day, title in enumerate(["one", "two", "three"]):
+        commit_one(store, keyed(title, guid=title), at=T0 + timedelta(days=day))
+    store.commit_items("quiet", [(keyed("old", guid="old", source="quiet"), [])], at=T0)
+    activity = store.source_activity(T0 + timedelta(days=1))
+    assert activity["wire"].count == 2
+    assert activity["wire"].first_at == T0 + timedelta(days=1)
+    assert activity["wire"].last_at == T0 + timedelta(days=2)
+    assert activity["quiet"].count == 0
+    assert activity["quiet"].last_at == T0
