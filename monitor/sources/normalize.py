@@ -31,6 +31,9 @@ _TRACKING_PARAMS = {
     "sr_share",
     "spm",
     "taid",
+    # AMP copies of an article: ?amp, ?amp=1, ?outputType=amp
+    "amp",
+    "outputtype",
 }
 _SPACE = re.compile(r"\s+")
 _CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
@@ -49,7 +52,7 @@ def canonical_url(url: str) -> str:
         parts = urlsplit(url.strip())
     except ValueError:
         return url.strip()
-    host = (parts.hostname or "").lower().removeprefix("www.")
+    host = (parts.hostname or "").lower().removeprefix("www.").removeprefix("amp.")
     if parts.port and parts.port not in (80, 443):
         host = f"{host}:{parts.port}"
     query = sorted(
@@ -58,7 +61,7 @@ def canonical_url(url: str) -> str:
         if not k.lower().startswith("utm_") and k.lower() not in _TRACKING_PARAMS
     )
     path = re.sub(r"/+", "/", parts.path or "/")
-    path = re.sub(r"/amp/?$|\.amp$", "", path).rstrip("/") or "/"
+    path = re.sub(r"^/amp(?=/)|/amp/?$|\.amp(?:\.html?)?$", "", path).rstrip("/") or "/"
     return f"{host}{path}" + (f"?{urlencode(query)}" if query else "")
 
 
