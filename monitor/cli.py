@@ -157,6 +157,32 @@ def sources(ctx: click.Context) -> None:
     click.echo(render_table(source_health(config.settings, states, recent, now), now))
 
 
+@cli.command("test-source")
+@click.argument("name")
+@click.option(
+    "--fulltext/--no-fulltext",
+    default=None,
+    help="Fetch each item's article too (default: as the source is configured).",
+)
+@click.pass_context
+def test_source(ctx: click.Context, name: str, fulltext: bool | None) -> None:
+    """Show what a source yields now: its items, their fields and warnings. Stores nothing."""
+    from monitor.source_preview import preview_source, render_preview
+
+    config = _load(ctx)
+    source = next((s for s in config.settings.sources if s.name == name), None)
+    if source is None:
+        known = ", ".join(s.name for s in config.settings.sources) or "none"
+        raise ReportedError(f"no source named {name!r} (sources: {known})")
+    if fulltext is None:
+        fulltext = config.settings.fulltext(source) is not False
+    try:
+        preview = asyncio.run(preview_source(config.settings, source, fulltext=fulltext))
+    except MonitorError as exc:
+        raise ReportedError(str(exc)) from exc
+    click.echo(render_preview(preview))
+
+
 @cli.command("test-rule")
 @click.argument("name")
 @click.option("--text", help="Match the rule against this text, taken as a headline.")

@@ -19,21 +19,16 @@ from typing import Literal
 from monitor.config.schema import FeedSource, PageSource, Settings
 from monitor.errors import FetchError, StoreError
 from monitor.fetch import Fetcher
+from monitor.fulltext import FullText
 from monitor.match import Rule, evaluate, prepare
 from monitor.model import Alert, KeyedItem, Outgoing
 from monitor.schedule import after_failure, after_success, cache_hint, is_due
-from monitor.sources.feed import parse_feed
 from monitor.sources.normalize import keyed
-from monitor.sources.page import parse_page
+from monitor.sources.read import accept_header, read_source, source_url
 from monitor.sources.text import ParsedFeed
 from monitor.store import SourceState, Store
 
 logger = logging.getLogger(__name__)
-
-FEED_ACCEPT = (
-    "application/rss+xml, application/atom+xml, application/feed+json, "
-    "application/xml;q=0.9, text/xml;q=0.9, */*;q=0.5"
-)
 
 
 def utcnow() -> datetime:
@@ -63,6 +58,8 @@ class Runtime:
     fetcher: Fetcher
     rules: tuple[Rule, ...]
     clock: Callable[[], datetime] = utcnow
+    #: fetches article pages for sources with ``fulltext``; None leaves items as their feed has them
+    fulltext: FullText | None = None
 
 
 def plan_alerts(
@@ -82,6 +79,26 @@ def plan_alerts(
     return planned
 
 
+async def _with_full_text(
+    rt: Runtime, source: FeedSource | PageSource, entries: list[KeyedItem]
+) -> list[KeyedItem]:
+    assert rt.fulltext is not None
+    wanted = rt.settings.fulltext(source)
+    if wanted is False:
+        return entries
+    threshold = rt.settings.defaults.fulltext_below
+    needing = [e for e in entries if wanted is True or len(e.item.summary) < threshold]
+    if not needing:
+        return entries
+    enriched = {
+        id(original): fuller
+        for original, fuller in zip(
+            needing, await rt.fulltext.enrich(source.name, source_url(source), needing), strict=True
+        )
+    }
+    return [enriched.get(id(e), e) for e in entries]
+
+
 @dataclass(frozen=True)
 class _Pass:
     parsed: ParsedFeed
@@ -96,13 +113,13 @@ async def _fetch_and_parse(
     every = rt.settings.every(source)
     # After an error, skip the validators: a server that failed may have sent a bad ETag.
     conditional = state.consecutive_failures == 0
-    url = source.feed if isinstance(source, FeedSource) else source.page
+    url = source_url(source)
     result = await rt.fetcher.fetch(
         source.name,
         url,
         etag=state.etag if conditional else None,
         last_modified=state.last_modified if conditional else None,
-        accept=FEED_ACCEPT if isinstance(source, FeedSource) else "text/html, */*;q=0.5",
+        accept=accept_header(source),
     )
     server_hint = cache_hint(result.headers.get("cache-control"))
     if result.not_modified:
@@ -114,17 +131,12 @@ async def _fetch_and_parse(
             next_poll_at=after_success(now, every, [server_hint]),
         )
         return None
-    if isinstance(source, FeedSource):
-        parsed = await asyncio.to_thread(
-            parse_feed, source.name, result.body, url=result.url, headers=result.headers
-        )
-    else:
-        parsed = await asyncio.to_thread(
-            parse_page, source.name, result.body, url=result.url, selectors=source.select
-        )
+    parsed = await read_source(rt.fetcher, source, result)
     new = await asyncio.to_thread(rt.store.filter_new, keyed(parsed.items))
     first_fetch = not state.fetched_once
     baseline = first_fetch and rt.settings.first_fetch(source) == "baseline"
+    if not baseline and rt.fulltext is not None:
+        new = await _with_full_text(rt, source, new)
     planned: list[tuple[KeyedItem, list[Outgoing]]] = (
         [(e, []) for e in new] if baseline else plan_alerts(rt.rules, new)
     )

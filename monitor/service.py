@@ -16,9 +16,11 @@ from typing import TextIO
 import httpx
 
 from monitor.config import Config
+from monitor.config.schema import Settings
 from monitor.errors import MonitorError
 from monitor.fetch import Fetcher
 from monitor.fetch.client import USER_AGENT
+from monitor.fulltext import FullText
 from monitor.health_alerts import announce_health
 from monitor.notify import Notifier, build_channels
 from monitor.outbox import DeliveryReport, Outbox
@@ -76,12 +78,9 @@ class Services:
     channels: dict[str, Notifier]
 
 
-@asynccontextmanager
-async def open_services(config: Config, *, stdout: TextIO | None = None) -> AsyncIterator[Services]:
-    settings = config.settings
-    store = await asyncio.to_thread(Store.open, settings.state, base_dir=config.base_dir)
+def build_fetcher(settings: Settings) -> Fetcher:
     defaults = settings.defaults
-    fetcher = Fetcher(
+    return Fetcher(
         timeout=defaults.timeout.total_seconds(),
         max_body_bytes=defaults.max_body_bytes,
         concurrency=defaults.concurrency,
@@ -89,12 +88,25 @@ async def open_services(config: Config, *, stdout: TextIO | None = None) -> Asyn
         host_spacing=defaults.host_spacing.total_seconds(),
         allow_private=[ipaddress.ip_network(cidr, strict=False) for cidr in defaults.allow_private],
     )
+
+
+@asynccontextmanager
+async def open_services(config: Config, *, stdout: TextIO | None = None) -> AsyncIterator[Services]:
+    settings = config.settings
+    store = await asyncio.to_thread(Store.open, settings.state, base_dir=config.base_dir)
+    fetcher = build_fetcher(settings)
     delivery_http = httpx.AsyncClient(
         timeout=httpx.Timeout(15.0), follow_redirects=False, headers={"User-Agent": USER_AGENT}
     )
     channels = build_channels(settings, http=delivery_http, stdout=stdout)
-    runtime = Runtime(settings=settings, store=store, fetcher=fetcher, rules=config.rules)
-    outbox = Outbox(store, channels, max_age=defaults.delivery_max_age, clock=utcnow)
+    runtime = Runtime(
+        settings=settings,
+        store=store,
+        fetcher=fetcher,
+        rules=config.rules,
+        fulltext=FullText(fetcher),
+    )
+    outbox = Outbox(store, channels, max_age=settings.defaults.delivery_max_age, clock=utcnow)
     try:
         yield Services(runtime=runtime, outbox=outbox, channels=channels)
     finally:

@@ -51,9 +51,7 @@ def parse_duration(value: Any, *, allow_zero: bool = False) -> timedelta:
 
 Duration = Annotated[timedelta, BeforeValidator(parse_duration)]
 #: a duration where 0 means "none", such as a pause that may be switched off
-DurationOrZero = Annotated[
-    timedelta, BeforeValidator(lambda v: parse_duration(v, allow_zero=True))
-]
+DurationOrZero = Annotated[timedelta, BeforeValidator(lambda v: parse_duration(v, allow_zero=True))]
 
 
 def _cidr(value: Any) -> Any:
@@ -144,6 +142,9 @@ class SourceBase(Strict):
     every: Duration | None = None
     #: on a source's first fetch: alert on what is already there, or only record it as seen
     first_fetch: Literal["alert", "baseline"] | None = None
+    #: fetch each new item's article and match its text as ``content``: always, never, or
+    #: ``auto`` when the summary is shorter than ``defaults.fulltext_below`` characters
+    fulltext: bool | Literal["auto"] | None = None
 
 
 class FeedSource(SourceBase):
@@ -152,7 +153,8 @@ class FeedSource(SourceBase):
 
 class PageSource(SourceBase):
     page: HttpUrl
-    select: Selectors
+    #: without selectors, the page's own feed is used when it links one, else its headline links
+    select: Selectors | None = None
 
 
 class SlackChannel(Strict):
@@ -253,6 +255,9 @@ class Defaults(Strict):
     host_spacing: DurationOrZero = timedelta(milliseconds=250)
     #: a delivery still failing after this long is dead-lettered
     delivery_max_age: Duration = timedelta(hours=24)
+    fulltext: bool | Literal["auto"] = False
+    #: with ``fulltext: auto``, a summary shorter than this many characters fetches the article
+    fulltext_below: int = Field(default=300, ge=0)
     #: private ranges (CIDR) that redirects and links found in content may reach anyway
     allow_private: list[Annotated[str, BeforeValidator(_cidr)]] = Field(default_factory=list)
 
@@ -299,3 +304,6 @@ class Settings(Strict):
 
     def first_fetch(self, source: FeedSource | PageSource) -> str:
         return source.first_fetch or self.defaults.first_fetch
+
+    def fulltext(self, source: FeedSource | PageSource) -> bool | Literal["auto"]:
+        return self.defaults.fulltext if source.fulltext is None else source.fulltext

@@ -141,11 +141,11 @@ class Fetcher:
     async def _follow(
         self, source: str, url: str, headers: dict[str, str], *, untrusted: bool
     ) -> FetchResult:
-        trusted = None if untrusted else _origin(url)
+        trusted = None if untrusted else origin(url)
         current = url
         for _ in range(MAX_REDIRECTS + 1):
             target, hop_headers, extensions = current, headers, {}
-            if _origin(current) != trusted:
+            if origin(current) != trusted:
                 address = await check_destination(
                     source, current, allow_private=self.allow_private, resolver=self._resolver
                 )
@@ -156,7 +156,7 @@ class Fetcher:
             request = self._client.build_request(
                 "GET", target, headers=hop_headers, extensions=extensions
             )
-            async with self._hosts.slot(_origin(current)):
+            async with self._hosts.slot(origin(current)):
                 response = await self._client.send(request, stream=True)
                 try:
                     location = response.headers.get("location")
@@ -200,7 +200,7 @@ class Fetcher:
         )
 
 
-def _origin(url: str) -> tuple[str, str | None, int | None]:
+def origin(url: str) -> tuple[str, str | None, int | None]:
     """Scheme, host and port: another port on a trusted host may be another service entirely."""
     parts = urlsplit(url)
     try:

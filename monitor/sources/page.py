@@ -23,6 +23,8 @@ from monitor.sources.text import (
     parse_html,
 )
 
+_FIELDS = {"summary": "summary", "date": "published"}
+
 
 def _select(node: Tag, selector: str) -> str:
     css, _, attr = selector.partition("@")
@@ -51,9 +53,11 @@ def parse_page(source: str, body: bytes, *, url: str, selectors: Selectors) -> P
             f"selector {selectors.item!r} matched 0 nodes: has the page changed?",
         )
     items = []
+    links_found = 0
     for block in blocks[:MAX_ITEMS]:
         title = clean_text(_select(block, selectors.title), TITLE_LIMIT)
         link = _select(block, selectors.link).strip()
+        links_found += bool(link)
         if not title:
             continue
         items.append(
@@ -67,5 +71,21 @@ def parse_page(source: str, body: bytes, *, url: str, selectors: Selectors) -> P
                 published=parse_date(_select(block, selectors.date)) if selectors.date else None,
             )
         )
-    warning = None if items else f"selector {selectors.title!r} found no titles in the items"
-    return ParsedFeed(items=items, warning=warning)
+    if not items:
+        raise FetchError(
+            source,
+            FetchErrorKind.PARSE,
+            f"selector {selectors.title!r} (title) matched nothing in {len(blocks)} items",
+        )
+    warnings = []
+    if not links_found:
+        warnings.append(
+            f"selector {selectors.link!r} (link) matched nothing in {len(blocks)} items"
+        )
+    for field in ("summary", "date"):
+        selector = getattr(selectors, field)
+        if selector and not any(getattr(item, _FIELDS[field]) for item in items):
+            warnings.append(
+                f"selector {selector!r} ({field}) matched nothing in {len(items)} items"
+            )
+    return ParsedFeed(items=items, warning="; ".join(warnings) or None)

@@ -1,0 +1,53 @@
+"""A fetched source body -> its items, following a page's own feed when it declares one.
+
+The parsers are pure; this is the thin layer that picks one for a source and, for a page
+without selectors that links a feed, fetches that feed through the same fetcher and limits.
+"""
+
+from __future__ import annotations
+
+import asyncio
+
+from monitor.config.schema import FeedSource, PageSource
+from monitor.fetch import Fetcher, FetchResult
+from monitor.fetch.client import origin
+from monitor.sources.discover import read_page_without_selectors
+from monitor.sources.feed import parse_feed
+from monitor.sources.page import parse_page
+from monitor.sources.text import ParsedFeed
+
+FEED_ACCEPT = (
+    "application/rss+xml, application/atom+xml, application/feed+json, "
+    "application/xml;q=0.9, text/xml;q=0.9, */*;q=0.5"
+)
+PAGE_ACCEPT = "text/html, application/xhtml+xml;q=0.9, */*;q=0.5"
+
+
+def source_url(source: FeedSource | PageSource) -> str:
+    return source.feed if isinstance(source, FeedSource) else source.page
+
+
+def accept_header(source: FeedSource | PageSource) -> str:
+    return FEED_ACCEPT if isinstance(source, FeedSource) else PAGE_ACCEPT
+
+
+async def read_source(
+    fetcher: Fetcher, source: FeedSource | PageSource, result: FetchResult
+) -> ParsedFeed:
+    """The items of ``result``, the answer to fetching ``source``; raises FetchError."""
+    name = source.name
+    if isinstance(source, FeedSource):
+        return await asyncio.to_thread(
+            parse_feed, name, result.body, url=result.url, headers=result.headers
+        )
+    if source.select is not None:
+        return await asyncio.to_thread(
+            parse_page, name, result.body, url=result.url, selectors=source.select
+        )
+    found = await asyncio.to_thread(read_page_without_selectors, name, result.body, url=result.url)
+    if isinstance(found, ParsedFeed):
+        return found
+    # The feed link comes from the page's content: trusted only on the page's own origin.
+    untrusted = origin(found) != origin(source.page)
+    feed = await fetcher.fetch(name, found, accept=FEED_ACCEPT, untrusted=untrusted)
+    return await asyncio.to_thread(parse_feed, name, feed.body, url=feed.url, headers=feed.headers)
