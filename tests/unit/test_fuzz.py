@@ -33,6 +33,8 @@ from monitor.config.schema import Selectors, Settings
 from monitor.errors import ConfigError, FetchError
 from monitor.match.syntax import Rule
 from monitor.model import Item
+from monitor.sources.article import extract_article
+from monitor.sources.discover import read_page_without_selectors
 from monitor.sources.feed import parse_feed
 from monitor.sources.page import parse_page
 from monitor.sources.text import ParsedFeed
@@ -538,6 +540,32 @@ def test_parse_page_on_arbitrary_bytes_returns_items_or_a_fetch_error(body: byte
     parsed = returns_or_raises(lambda: page(body), FetchError)
     if parsed is not None:
         check_items(parsed)
+
+
+@FUZZ
+@given(page_like() | st.text(max_size=2048))
+def test_a_page_without_selectors_gives_items_a_feed_link_or_a_fetch_error(markup: str) -> None:
+    body = markup.encode("utf-8", "surrogatepass")
+    found = returns_or_raises(
+        lambda: read_page_without_selectors("fuzz", body, url="https://fuzz.example.org/news"),
+        FetchError,
+    )
+    if isinstance(found, ParsedFeed):
+        check_items(found)
+        assert found.items
+    elif found is not None:
+        assert isinstance(found, str)
+        assert found != "https://fuzz.example.org/news"  # never the page itself: no loop
+
+
+@FUZZ
+@given(page_like() | st.text(max_size=2048) | st.binary(max_size=2048))
+def test_article_extraction_never_raises(markup: str | bytes) -> None:
+    body = markup if isinstance(markup, bytes) else markup.encode("utf-8", "surrogatepass")
+    for content_type in (None, "text/html; charset=gbk", "text/html; charset=nonsense"):
+        article = extract_article(body, url="https://fuzz.example.org/a", content_type=content_type)
+        assert isinstance(article.text, str)
+        assert article.method in ("none", "json-ld", "marked", "density", "body")
 
 
 @FUZZ
