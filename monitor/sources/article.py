@@ -146,9 +146,7 @@ def extract_article(body: bytes, *, url: str, content_type: str | None = None) -
         paragraphs = [clean_text(p, TEXT_LIMIT) for p in re.split(r"\n\s*\n|\r\n", text)]
         return Article("\n\n".join(p for p in paragraphs if p), title, "json-ld")
     _strip_noise(soup)
-    marked = (
-        soup.find(itemprop="articleBody") or soup.find("article") or soup.find("main")
-    )
+    marked = soup.find(itemprop="articleBody") or soup.find("article") or soup.find("main")
     if isinstance(marked, Tag):
         text = _paragraphs(marked)
         if text:
