@@ -271,3 +271,33 @@ def test_test_source_shows_items_and_warns_about_selectors_that_match_nothing(
     assert "redesigned" in out
     assert "matched 0 nodes" in out
     assert [a["title"] for a in alerts(receiver)] == [STORY["title"]]
+
+
+def test_a_paginated_listing_is_followed_up_to_its_page_limit(
+    tmp_path: Path, http_server: LoopbackServer, receiver: LoopbackServer
+) -> None:
+    def listing(number: int, title: str) -> str:
+        return (
+            f'<html><body><div class="release"><h3><a href="/n/{number}">{title}</a></h3></div>'
+            f'<a class="next" href="/list?page={number + 1}">Older</a></body></html>'
+        )
+
+    pages = {
+        1: listing(1, "Quarterly results show steady growth in services"),
+        2: listing(2, STORY["title"]),
+        3: listing(3, "Board appoints a new chief financial officer"),
+        4: listing(4, "Microsoft shuts its research lab in Beijing after a decade"),
+    }
+    http_server.set("/list", lambda r: Reply(body=pages[int(r.path.rsplit("=", 1)[1])]))
+    cli = make_cli(
+        tmp_path,
+        receiver,
+        f"""  - name: newsroom
+    page: {http_server.url}/list?page=1
+    select: {{item: "div.release", title: "h3", next: "a.next@href", pages: 3}}
+""",
+    )
+    check(cli)
+    assert [a["title"] for a in alerts(receiver)] == [STORY["title"]]  # page 4 is beyond the limit
+    assert [r.path for r in http_server.requests_to("/list?page=4")] == []
+    assert len(http_server.requests) == 3

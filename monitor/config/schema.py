@@ -135,6 +135,9 @@ class Selectors(Strict):
     link: CssSelector = "a@href"
     summary: CssSelector | None = None
     date: CssSelector | None = None
+    #: the link to the next page of the listing (``a.next@href``), followed up to ``pages``
+    next: CssSelector | None = None
+    pages: int = Field(default=3, ge=1, le=20)
 
 
 class SourceBase(Strict):

@@ -88,4 +88,8 @@ def parse_page(source: str, body: bytes, *, url: str, selectors: Selectors) -> P
             warnings.append(
                 f"selector {selector!r} ({field}) matched nothing in {len(items)} items"
             )
-    return ParsedFeed(items=items, warning="; ".join(warnings) or None)
+    next_url = None
+    if selectors.next:
+        link = _select(soup, selectors.next).strip()
+        next_url = join_url(url, link) if link else None
+    return ParsedFeed(items=items, warning="; ".join(warnings) or None, next_url=next_url)

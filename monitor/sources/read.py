@@ -8,7 +8,8 @@ from __future__ import annotations
 
 import asyncio
 
-from monitor.config.schema import FeedSource, PageSource
+from monitor.config.schema import FeedSource, PageSource, Selectors
+from monitor.errors import FetchError
 from monitor.fetch import Fetcher, FetchResult
 from monitor.fetch.client import origin
 from monitor.sources.discover import read_page_without_selectors
@@ -41,9 +42,7 @@ async def read_source(
             parse_feed, name, result.body, url=result.url, headers=result.headers
         )
     if source.select is not None:
-        return await asyncio.to_thread(
-            parse_page, name, result.body, url=result.url, selectors=source.select
-        )
+        return await _read_pages(fetcher, source, source.select, result)
     found = await asyncio.to_thread(read_page_without_selectors, name, result.body, url=result.url)
     if isinstance(found, ParsedFeed):
         return found
@@ -51,3 +50,30 @@ async def read_source(
     untrusted = origin(found) != origin(source.page)
     feed = await fetcher.fetch(name, found, accept=FEED_ACCEPT, untrusted=untrusted)
     return await asyncio.to_thread(parse_feed, name, feed.body, url=feed.url, headers=feed.headers)
+
+
+async def _read_pages(
+    fetcher: Fetcher, source: PageSource, selectors: Selectors, result: FetchResult
+) -> ParsedFeed:
+    """The listing and, with a ``next`` selector, up to ``pages`` pages of it in all."""
+    first = await asyncio.to_thread(
+        parse_page, source.name, result.body, url=result.url, selectors=selectors
+    )
+    items, visited, parsed = list(first.items), {result.url}, first
+    while parsed.next_url and parsed.next_url not in visited and len(visited) < selectors.pages:
+        url = parsed.next_url
+        visited.add(url)
+        try:
+            page = await fetcher.fetch(
+                source.name, url, accept=PAGE_ACCEPT, untrusted=origin(url) != origin(source.page)
+            )
+            parsed = await asyncio.to_thread(
+                parse_page, source.name, page.body, url=page.url, selectors=selectors
+            )
+        except FetchError as exc:
+            # The first page was read: keep its items, and say why the listing stops early.
+            problem = f"page {len(visited)} of the listing not read: {exc}"
+            warning = "; ".join(filter(None, [first.warning, problem]))
+            return ParsedFeed(items=items, warning=warning)
+        items.extend(parsed.items)
+    return ParsedFeed(items=items, warning=first.warning)

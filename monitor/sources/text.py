@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import warnings
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -27,6 +28,8 @@ class ParsedFeed:
     warning: str | None = None
     #: how long the publisher says the feed stays fresh (RSS <ttl>)
     ttl: timedelta | None = None
+    #: the next page of a paginated listing, when the source's ``next`` selector found one
+    next_url: str | None = None
 
 
 def html_to_text(markup: str, limit: int = TEXT_LIMIT) -> str:
@@ -59,6 +62,41 @@ def join_url(base: str, link: str) -> str:
         return link
 
 
+#: dates as pages write them for people; day-first where day and month are both numbers, as
+#: most of the world (and every Chinese or European newsroom) writes them
+_WRITTEN_FORMATS = (
+    "%d %B %Y",
+    "%d %b %Y",
+    "%B %d, %Y",
+    "%b %d, %Y",
+    "%b. %d, %Y",
+    "%B %d %Y",
+    "%d %B %Y %H:%M",
+    "%B %d, %Y %H:%M",
+    "%Y/%m/%d",
+    "%Y/%m/%d %H:%M",
+    "%Y.%m.%d",
+    "%d.%m.%Y",
+    "%d.%m.%Y %H:%M",
+    "%d/%m/%Y",
+    "%Y-%m-%d %H:%M",
+    "%Y年%m月%d日",
+    "%Y年%m月%d日 %H:%M",
+)
+_ORDINAL = re.compile(r"(?<=\d)(st|nd|rd|th)\b")
+_WEEKDAY = re.compile(r"^(mon|tue|wed|thu|fri|sat|sun)[a-z]*\.?,?\s+", re.IGNORECASE)
+
+
+def _written_date(text: str) -> datetime | None:
+    cleaned = _WEEKDAY.sub("", _ORDINAL.sub("", " ".join(text.split())))
+    for layout in _WRITTEN_FORMATS:
+        try:
+            return datetime.strptime(cleaned, layout)
+        except ValueError:
+            continue
+    return None
+
+
 def parse_date(text: str) -> datetime | None:
     """ISO 8601 or RFC 2822 -> aware UTC; anything else -> None: an odd date never fails an item."""
     text = text.strip()
@@ -70,7 +108,10 @@ def parse_date(text: str) -> datetime | None:
         try:
             parsed = parsedate_to_datetime(text)
         except (TypeError, ValueError, IndexError):
-            return None
+            found = _written_date(text)
+            if found is None:
+                return None
+            parsed = found
     try:
         return parsed.replace(tzinfo=UTC) if parsed.tzinfo is None else parsed.astimezone(UTC)
     except (OverflowError, ValueError):
