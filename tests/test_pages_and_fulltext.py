@@ -71,6 +71,12 @@ channels:
     return monitor
 
 
+def serve_listing(server: LoopbackServer) -> None:
+    """A newsroom listing at /newsroom whose first release is the matching story."""
+    page = LISTING.format(title=STORY["title"], summary=STORY["description"])
+    server.set("/newsroom", Reply(body=page, headers={"Content-Type": "text/html"}))
+
+
 def alerts(receiver: LoopbackServer) -> list[dict[str, str]]:
     return [json.loads(r.body) for r in receiver.requests_to("/hook")]
 
@@ -84,8 +90,7 @@ def check(cli: MonitorCli) -> str:
 def test_a_listing_page_with_selectors_alerts_its_matching_story(
     tmp_path: Path, http_server: LoopbackServer, receiver: LoopbackServer
 ) -> None:
-    page = LISTING.format(title=STORY["title"], summary=STORY["description"])
-    http_server.set("/newsroom", Reply(body=page, headers={"Content-Type": "text/html"}))
+    serve_listing(http_server)
     cli = make_cli(
         tmp_path,
         receiver,
@@ -222,8 +227,7 @@ def test_a_page_without_selectors_uses_the_feed_it_declares(
 def test_a_page_without_selectors_or_feed_yields_its_headline_links(
     tmp_path: Path, http_server: LoopbackServer, receiver: LoopbackServer
 ) -> None:
-    page = LISTING.format(title=STORY["title"], summary=STORY["description"])
-    http_server.set("/newsroom", Reply(body=page, headers={"Content-Type": "text/html"}))
+    serve_listing(http_server)
     cli = make_cli(
         tmp_path,
         receiver,
@@ -243,8 +247,7 @@ def test_a_page_without_selectors_or_feed_yields_its_headline_links(
 def test_test_source_shows_items_and_warns_about_selectors_that_match_nothing(
     tmp_path: Path, http_server: LoopbackServer, receiver: LoopbackServer
 ) -> None:
-    page = LISTING.format(title=STORY["title"], summary=STORY["description"])
-    http_server.set("/newsroom", Reply(body=page))
+    serve_listing(http_server)
     cli = make_cli(
         tmp_path,
         receiver,
