@@ -18,7 +18,7 @@ from typing import Any, TextIO
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
 from apscheduler.triggers.interval import IntervalTrigger
 
-from monitor.config import Config, load_rules, rule_files
+from monitor.config import Config, load_rules, watched_files
 from monitor.config.schema import FeedSource, PageSource
 from monitor.errors import ConfigError
 from monitor.health_alerts import announce_health
@@ -36,7 +36,7 @@ DRAIN_TIMEOUT = 30.0
 
 def _rules_signature(rules_dir: Path) -> tuple[tuple[str, int, int], ...]:
     signature = []
-    for path in rule_files(rules_dir):
+    for path in watched_files(rules_dir):
         try:
             stat = path.stat()
         except OSError:

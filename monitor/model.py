@@ -61,6 +61,8 @@ class Match:
     rule: str
     item: Item
     evidence: tuple[Evidence, ...]
+    #: the sum of the weights that held, for rules with a ``score:``; None otherwise
+    score: float | None = None
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -80,9 +82,10 @@ class Alert:
     summary: str
     matched: tuple[Evidence, ...] = field(default=())
     severity: str = "info"
+    score: float | None = None
 
     @classmethod
-    def from_match(cls, match: Match, item_key: str) -> Alert:
+    def from_match(cls, match: Match, item_key: str, *, severity: str = "info") -> Alert:
         digest = hashlib.sha256(f"{match.rule}\x00{item_key}".encode()).hexdigest()[:32]
         item = match.item
         return cls(
@@ -94,6 +97,8 @@ class Alert:
             published=item.published,
             summary=item.summary,
             matched=match.evidence,
+            severity=severity,
+            score=match.score,
         )
 
     def as_dict(self) -> dict[str, Any]:
@@ -107,6 +112,7 @@ class Alert:
             "published": self.published.isoformat() if self.published else None,
             "summary": self.summary,
             "severity": self.severity,
+            "score": self.score,
             "matched": [e.as_dict() for e in self.matched],
         }
 
@@ -125,6 +131,7 @@ class Alert:
             published=datetime.fromisoformat(published) if published else None,
             summary=data.get("summary", ""),
             severity=data.get("severity", "info"),
+            score=data.get("score"),
             matched=tuple(Evidence(**e) for e in data.get("matched", [])),
         )
 

@@ -20,7 +20,8 @@ from monitor.config.schema import FeedSource, PageSource, Settings
 from monitor.errors import FetchError, StoreError
 from monitor.fetch import Fetcher
 from monitor.fulltext import FullText
-from monitor.match import Rule, evaluate, prepare
+from monitor.match import Rule, RuleSet
+from monitor.match.prefilter import rule_set_for
 from monitor.model import Alert, KeyedItem, Outgoing
 from monitor.schedule import after_failure, after_success, cache_hint, is_due
 from monitor.sources.normalize import keyed
@@ -63,18 +64,19 @@ class Runtime:
 
 
 def plan_alerts(
-    rules: Sequence[Rule], batch: Sequence[KeyedItem]
+    rules: Sequence[Rule] | RuleSet, batch: Sequence[KeyedItem]
 ) -> list[tuple[KeyedItem, list[Outgoing]]]:
     """Match new items against every rule: each item with the alerts it causes (pure)."""
+    rule_set = rules if isinstance(rules, RuleSet) else rule_set_for(rules)
     planned = []
     for entry in batch:
-        prepared = prepare(entry.item)
-        outgoing = []
-        for rule in rules:
-            match = evaluate(rule, prepared)
-            if match is not None:
-                alert = Alert.from_match(match, entry.key)
-                outgoing.append(Outgoing(alert=alert, channels=rule.notify))
+        outgoing = [
+            Outgoing(
+                alert=Alert.from_match(match, entry.key, severity=rule.severity),
+                channels=rule.notify,
+            )
+            for rule, match in rule_set.matches(entry.item)
+        ]
         planned.append((entry, outgoing))
     return planned
 

@@ -11,6 +11,8 @@ from monitor.config import schema
 from monitor.config.schema import Settings
 from monitor.config.yamlfile import read_yaml, validation_problems
 from monitor.errors import ConfigError, Problem
+from monitor.match.examples import failing_examples
+from monitor.match.lists import LISTS_FOLDER, load_lists
 from monitor.match.syntax import Rule, parse_rules
 
 RULE_SUFFIXES = (".yaml", ".yml")
@@ -78,14 +80,34 @@ def load_settings(path: Path) -> Settings:
 
 
 def rule_files(rules_dir: Path) -> list[Path]:
+    """Every rule file under ``rules_dir``; named term lists live apart, in ``lists/``."""
+    lists = rules_dir / LISTS_FOLDER
+    return sorted(
+        p
+        for p in rules_dir.rglob("*")
+        if p.suffix in RULE_SUFFIXES and p.is_file() and lists not in p.parents
+    )
+
+
+def watched_files(rules_dir: Path) -> list[Path]:
+    """The rule files and the term lists: an edit to any of them reloads the rules."""
     return sorted(p for p in rules_dir.rglob("*") if p.suffix in RULE_SUFFIXES and p.is_file())
 
 
 def load_rules(rules_dir: Path, channels: set[str]) -> tuple[Rule, ...]:
-    """Every rule in ``rules_dir``; a problem in any file fails the whole load, nothing partial."""
+    """Every rule in ``rules_dir``; a problem in any file fails the whole load, nothing partial.
+
+    A rule whose examples no longer hold is a problem too, so an edit that breaks a rule is caught
+    by ``monitor validate`` and refused by a running daemon.
+    """
     if not rules_dir.is_dir():
         raise ConfigError.single(str(rules_dir), 1, 1, "rules folder not found")
     problems: list[Problem] = []
+    try:
+        lists = load_lists(rules_dir)
+    except ConfigError as exc:
+        problems.extend(exc.problems)
+        lists = {}
     rules: list[Rule] = []
     first_seen: dict[str, Rule] = {}
     for path in rule_files(rules_dir):
@@ -96,9 +118,10 @@ def load_rules(rules_dir: Path, channels: set[str]) -> tuple[Rule, ...]:
             continue
         if doc.data is None:
             continue
-        found, file_problems = parse_rules(doc, channels)
+        found, file_problems = parse_rules(doc, channels, lists)
         problems.extend(file_problems)
         for rule in found:
+            problems.extend(failing_examples(rule))
             if rule.name in first_seen:
                 other = first_seen[rule.name]
                 problems.append(

@@ -1,81 +1,181 @@
-"""Evaluate a rule against an item: a Match with its evidence, or None."""
+"""Evaluate a rule against an item: a Match with its evidence and score, or None."""
 
 from __future__ import annotations
 
+from bisect import bisect_right
 from dataclasses import dataclass
 
-from monitor.match.syntax import AllOf, AnyOf, Expr, NoneOf, Rule, Term
-from monitor.match.text import fold_with_offsets
+from monitor.match.expressions import AllOf, AnyOf, AtLeast, Expr, Near, NoneOf, Scored, Term
+from monitor.match.syntax import Rule
+from monitor.match.text import fold, fold_with_offsets, sentence_starts, word_starts
 from monitor.model import TEXT_FIELDS, Evidence, Item, Match
 
-
-@dataclass(frozen=True)
-class _Field:
-    original: str
-    folded: str
-    offsets: list[int]
+#: occurrences of one term in one field that proximity looks at
+MAX_HITS_PER_FIELD = 32
 
 
 @dataclass(frozen=True)
+class Hit:
+    """A term found in a field; offsets are in the folded text."""
+
+    label: str
+    field: str
+    start: int
+    end: int
+
+
 class PreparedItem:
-    """An item with each field folded once, so many rules can be checked against it cheaply."""
+    """An item folded once, so that many rules are checked against it cheaply.
 
-    item: Item
-    fields: dict[str, _Field]
+    Offsets back to the original text, word and sentence positions are computed on first use:
+    most items match nothing and never need them.
+    """
+
+    def __init__(self, item: Item) -> None:
+        self.item = item
+        self.folded = {name: fold(item.field_text(name)) for name in TEXT_FIELDS}
+        self.spans: dict[tuple[object, str], tuple[tuple[int, int], ...]] = {}
+        self._offsets: dict[str, list[int]] = {}
+        self._words: dict[str, list[int]] = {}
+        self._sentences: dict[str, list[int]] = {}
+
+    @property
+    def text(self) -> str:
+        """Every field at once, for the prefilter."""
+        return "\n".join(self.folded.values())
+
+    def find(self, term: Term, field: str) -> tuple[tuple[int, int], ...]:
+        cache_key = (term.pattern, field)
+        found = self.spans.get(cache_key)
+        if found is None:
+            text = self.folded[field]
+            spans = []
+            for hit in term.pattern.finditer(text):
+                spans.append(hit.span())
+                if len(spans) == MAX_HITS_PER_FIELD:
+                    break
+            found = self.spans[cache_key] = tuple(spans)
+        return found
+
+    def word_index(self, field: str, position: int) -> int:
+        if field not in self._words:
+            self._words[field] = word_starts(self.folded[field])
+        return bisect_right(self._words[field], position)
+
+    def sentence_index(self, field: str, position: int) -> int:
+        if field not in self._sentences:
+            self._sentences[field] = sentence_starts(self.folded[field])
+        return bisect_right(self._sentences[field], position)
+
+    def evidence(self, hit: Hit) -> Evidence:
+        if hit.field not in self._offsets:
+            self._offsets[hit.field] = fold_with_offsets(self.item.field_text(hit.field))[1]
+        offsets = self._offsets[hit.field]
+        start, end = offsets[hit.start], offsets[hit.end]
+        original = self.item.field_text(hit.field)
+        return Evidence(
+            term=hit.label, field=hit.field, start=start, end=end, text=original[start:end]
+        )
 
 
 def prepare(item: Item) -> PreparedItem:
-    fields = {}
-    for name in TEXT_FIELDS:
-        text = item.field_text(name)
-        folded, offsets = fold_with_offsets(text)
-        fields[name] = _Field(text, folded, offsets)
-    return PreparedItem(item, fields)
+    return PreparedItem(item)
 
 
-def _term_evidence(term: Term, prepared: PreparedItem) -> list[Evidence]:
-    found = []
-    for name in term.fields:
-        field = prepared.fields[name]
-        hit = term.pattern.search(field.folded)
-        if hit:
-            start, end = field.offsets[hit.start()], field.offsets[hit.end()]
-            found.append(
-                Evidence(
-                    term=term.text, field=name, start=start, end=end, text=field.original[start:end]
-                )
-            )
-    return found
+def _near_window(hits_per_child: list[list[Hit]], near: Near, prepared: PreparedItem) -> list[Hit]:
+    """One hit of each child, all in one field and close enough; empty when there is none."""
+    fields = set.intersection(*({h.field for h in hits} for hits in hits_per_child))
+    count = len(hits_per_child)
+    for field in sorted(fields, key=TEXT_FIELDS.index):
+        position = prepared.sentence_index if near.sentence else prepared.word_index
+        placed = sorted(
+            (position(field, hit.start), child, hit)
+            for child, hits in enumerate(hits_per_child)
+            for hit in hits
+            if hit.field == field
+        )
+        # the smallest window holding every child, swept left to right
+        latest: dict[int, tuple[int, Hit]] = {}
+        for place, child, hit in placed:
+            latest[child] = (place, hit)
+            if len(latest) < count:
+                continue
+            first = min(p for p, _ in latest.values())
+            limit = 0 if near.sentence else near.within
+            if place - first <= limit:
+                return [h for _, h in latest.values()]
+    return []
 
 
-def _holds(expr: Expr, prepared: PreparedItem) -> list[Evidence] | None:
-    """The evidence if ``expr`` holds (possibly empty, for ``none``), else None."""
-    if isinstance(expr, Term):
-        return _term_evidence(expr, prepared) or None
-    if isinstance(expr, AllOf):
-        evidence: list[Evidence] = []
-        for child in expr.children:
-            found = _holds(child, prepared)
-            if found is None:
-                return None
-            evidence.extend(found)
-        return evidence
-    if isinstance(expr, AnyOf):
-        evidence, held = [], False
-        for child in expr.children:
-            found = _holds(child, prepared)
-            if found is not None:
-                held = True
+class _Evaluation:
+    def __init__(self, prepared: PreparedItem) -> None:
+        self.prepared = prepared
+        self.score: float | None = None
+
+    def holds(self, expr: Expr) -> list[Hit] | None:
+        """The hits if ``expr`` holds (possibly none, for ``none``), else None."""
+        if isinstance(expr, Term):
+            hits = [
+                Hit(expr.label, field, start, end)
+                for field in expr.fields
+                for start, end in self.prepared.find(expr, field)
+            ]
+            return hits or None
+        if isinstance(expr, AllOf):
+            evidence: list[Hit] = []
+            for child in expr.children:
+                found = self.holds(child)
+                if found is None:
+                    return None
                 evidence.extend(found)
-        return evidence if held else None
-    if isinstance(expr, NoneOf):
-        return None if any(_holds(c, prepared) is not None for c in expr.children) else []
-    raise TypeError(f"unknown expression {expr!r}")
+            return evidence
+        if isinstance(expr, AnyOf | AtLeast):
+            needed = expr.count if isinstance(expr, AtLeast) else 1
+            evidence, held = [], 0
+            for child in expr.children:
+                found = self.holds(child)
+                if found is not None:
+                    held += 1
+                    evidence.extend(found)
+            return evidence if held >= needed else None
+        if isinstance(expr, NoneOf):
+            return None if any(self.holds(c) is not None for c in expr.children) else []
+        if isinstance(expr, Near):
+            per_child = []
+            for child in expr.children:
+                found = self.holds(child)
+                if not found:
+                    return None
+                per_child.append(found)
+            return _near_window(per_child, expr, self.prepared) or None
+        return self._scored(expr)
+
+    def _scored(self, expr: Scored) -> list[Hit] | None:
+        total, evidence = 0.0, []
+        for entry in expr.entries:
+            found = self.holds(entry.expr)
+            if found is None:
+                continue
+            in_title = any(h.field == "title" for h in found)
+            weight = (
+                entry.title_weight if in_title and entry.title_weight is not None else entry.weight
+            )
+            total += weight
+            if weight > 0:
+                evidence.extend(found)
+        self.score = (self.score or 0.0) + total
+        return evidence if total >= expr.threshold else None
 
 
 def evaluate(rule: Rule, prepared: PreparedItem) -> Match | None:
-    evidence = _holds(rule.expr, prepared)
-    if evidence is None:
+    evaluation = _Evaluation(prepared)
+    hits = evaluation.holds(rule.expr)
+    if hits is None:
         return None
-    unique = tuple(dict.fromkeys(evidence))
-    return Match(rule=rule.name, item=prepared.item, evidence=unique)
+    # one piece of evidence per term and field: the first place it was found
+    first: dict[tuple[str, str], Hit] = {}
+    for hit in sorted(hits, key=lambda h: (TEXT_FIELDS.index(h.field), h.start)):
+        first.setdefault((hit.label, hit.field), hit)
+    ordered = sorted(first.values(), key=lambda h: hits.index(h))
+    evidence = tuple(prepared.evidence(hit) for hit in ordered)
+    return Match(rule=rule.name, item=prepared.item, evidence=evidence, score=evaluation.score)

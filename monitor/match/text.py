@@ -2,10 +2,18 @@
 
 from __future__ import annotations
 
+import re
+import sys
 import unicodedata
 from functools import lru_cache
 
-_PUNCTUATION_ALIASES = str.maketrans({"’": "'", "‘": "'", "‐": "-", "‑": "-", "–": "-", "—": "-"})
+_PUNCTUATION_ALIASES = {ord(a): b for a, b in zip("’‘‐‑–—", "''----", strict=True)}
+_WORD = re.compile(r"\w+")
+# a full stop ends a sentence unless it ends an initial or a usual abbreviation ("U.S. firm")
+_SENTENCE_END = re.compile(
+    r"(?<![\s.][a-z])(?<!^[a-z])(?<!\binc)(?<!\bltd)(?<!\bcorp)(?<!\bco)(?<!\bmr)(?<!\bms)"
+    r"(?<!\bdr)(?<!\bst)(?<!\bvs)(?<!\bno)[.!?]+[\"')\]]*\s+|[。！？]+|\n+"
+)
 
 
 @lru_cache(maxsize=4096)
@@ -16,8 +24,21 @@ def _fold_char(char: str) -> str:
     )
 
 
+@lru_cache(maxsize=1)
+def _strip_table() -> dict[int, str | None]:
+    """Combining marks removed and typographic punctuation made plain, for ``str.translate``."""
+    table: dict[int, str | None] = {
+        code: None for code in range(sys.maxunicode + 1) if unicodedata.combining(chr(code))
+    }
+    table.update(_PUNCTUATION_ALIASES)
+    return table
+
+
 def fold(text: str) -> str:
-    return "".join(_fold_char(c) for c in text)
+    """The text as rules see it; equal to folding each character alone (see fold_with_offsets)."""
+    if text.isascii():
+        return text.lower()
+    return unicodedata.normalize("NFKD", text.casefold()).translate(_strip_table())
 
 
 def fold_with_offsets(text: str) -> tuple[str, list[int]]:
@@ -34,6 +55,14 @@ def fold_with_offsets(text: str) -> tuple[str, list[int]]:
         offsets.extend([index] * len(piece))
     offsets.append(len(text))
     return "".join(folded), offsets
+
+
+def word_starts(folded: str) -> list[int]:
+    return [m.start() for m in _WORD.finditer(folded)]
+
+
+def sentence_starts(folded: str) -> list[int]:
+    return [0, *(m.end() for m in _SENTENCE_END.finditer(folded))]
 
 
 def is_cjk(char: str) -> bool:

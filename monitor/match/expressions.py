@@ -1,0 +1,290 @@
+"""The ``match:`` expression of a rule: its value types and its parser.
+
+The parser reports every problem at ``path:line:col`` and leaves the faulty part out, so one run of
+``monitor validate`` lists them all.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from functools import lru_cache
+from typing import Any
+
+from monitor.config.yamlfile import Document, Path_
+from monitor.errors import Problem
+from monitor.match.lists import TermList
+from monitor.match.terms import CompiledTerm, TermError, compile_regex, compile_term
+from monitor.model import TEXT_FIELDS
+
+DEFAULT_FIELDS = ("title", "summary", "content")
+MAX_TERM_LENGTH = 200
+DEFAULT_WITHIN = 10
+#: keys that combine expressions; the others (in, of, within, ...) qualify them
+OPERATORS = ("all", "any", "none", "at_least", "near", "score", "list", "regex")
+QUALIFIERS = ("in", "of", "within", "sentence", "threshold")
+ENTRY_KEYS = ("weight", "title_weight")
+
+
+@dataclass(frozen=True)
+class Term:
+    #: what evidence names: the term as written, or a list entry's name
+    label: str
+    fields: tuple[str, ...]
+    pattern: re.Pattern[str]
+    keys: frozenset[str] | None
+
+
+@dataclass(frozen=True)
+class AllOf:
+    children: tuple[Expr, ...]
+
+
+@dataclass(frozen=True)
+class AnyOf:
+    children: tuple[Expr, ...]
+
+
+@dataclass(frozen=True)
+class NoneOf:
+    children: tuple[Expr, ...]
+
+
+@dataclass(frozen=True)
+class AtLeast:
+    count: int
+    children: tuple[Expr, ...]
+
+
+@dataclass(frozen=True)
+class Near:
+    """Every child found in one field, within ``within`` words or in one sentence."""
+
+    children: tuple[Expr, ...]
+    within: int
+    sentence: bool
+
+
+@dataclass(frozen=True)
+class Weighted:
+    expr: Expr
+    weight: float
+    #: the weight when the expression holds in the title; None means ``weight``
+    title_weight: float | None
+
+
+@dataclass(frozen=True)
+class Scored:
+    entries: tuple[Weighted, ...]
+    threshold: float
+
+
+Expr = Term | AllOf | AnyOf | NoneOf | AtLeast | Near | Scored
+
+
+@lru_cache(maxsize=65536)
+def _compiled(text: str) -> CompiledTerm:
+    return compile_term(text)
+
+
+class ExprParser:
+    def __init__(self, doc: Document, lists: dict[str, TermList]) -> None:
+        self.doc = doc
+        self.lists = lists
+        self.problems: list[Problem] = []
+
+    def fail(self, path: Path_, message: str, *, key: bool = False) -> None:
+        self.problems.append(self.doc.problem(path, message, key=key))
+
+    def parse(
+        self, node: Any, path: Path_, fields: tuple[str, ...] = DEFAULT_FIELDS
+    ) -> Expr | None:
+        if isinstance(node, str):
+            if node.startswith("@"):
+                return self._list(node[1:], path, fields)
+            return self._term(node, path, fields)
+        if isinstance(node, dict):
+            return self._mapping(node, path, fields)
+        self.fail(path, "an expression is a term (a string) or a mapping such as all/any/none")
+        return None
+
+    def _term(self, text: str, path: Path_, fields: tuple[str, ...]) -> Term | None:
+        if len(text) > MAX_TERM_LENGTH:
+            self.fail(path, f"a term is at most {MAX_TERM_LENGTH} characters")
+            return None
+        try:
+            compiled = _compiled(text)
+        except TermError as exc:
+            self.fail(path, str(exc))
+            return None
+        return Term(text.strip().lstrip("="), fields, compiled.pattern, compiled.keys)
+
+    def _list(self, name: Any, path: Path_, fields: tuple[str, ...]) -> Expr | None:
+        found = self.lists.get(name) if isinstance(name, str) else None
+        if found is None:
+            known = ", ".join(sorted(self.lists)) or "none in rules/lists/"
+            self.fail(path, f"unknown list {name!r} (lists: {known})")
+            return None
+        terms = []
+        for entry in found.entries:
+            try:
+                compiled = _compiled(entry.term)
+            except TermError as exc:
+                self.problems.append(Problem(found.path, entry.line, entry.col, str(exc)))
+                continue
+            terms.append(Term(entry.label, fields, compiled.pattern, compiled.keys))
+        return AnyOf(tuple(terms)) if terms else None
+
+    def _children(self, node: Any, path: Path_, fields: tuple[str, ...]) -> tuple[Expr, ...]:
+        if isinstance(node, str | dict):
+            node = [node]
+        if not isinstance(node, list) or not node:
+            self.fail(path, f"{path[-1]}: needs a non-empty list of expressions")
+            return ()
+        parsed = [self.parse(child, (*path, i), fields) for i, child in enumerate(node)]
+        return tuple(p for p in parsed if p is not None)
+
+    def _mapping(self, node: dict[Any, Any], path: Path_, fields: tuple[str, ...]) -> Expr | None:
+        for key in node:
+            if key not in (*OPERATORS, *QUALIFIERS):
+                self.fail(
+                    (*path, key),
+                    f"unknown operator {key!r}: use one of {', '.join((*OPERATORS, 'in'))}",
+                    key=True,
+                )
+        if "in" in node:
+            fields = self._fields(node["in"], (*path, "in")) or fields
+        self._check_qualifiers(node, path)
+        parts = [
+            part
+            for operator in OPERATORS
+            if operator in node
+            for part in [self._operator(operator, node, path, fields)]
+            if part is not None
+        ]
+        if not parts:
+            if not any(key in OPERATORS for key in node):
+                self.fail(
+                    path, "an expression mapping needs all, any, none, near or another operator"
+                )
+            return None
+        return parts[0] if len(parts) == 1 else AllOf(tuple(parts))
+
+    def _check_qualifiers(self, node: dict[Any, Any], path: Path_) -> None:
+        needs = {"of": "at_least", "within": "near", "sentence": "near", "threshold": "score"}
+        for qualifier, operator in needs.items():
+            if qualifier in node and operator not in node:
+                self.fail((*path, qualifier), f"{qualifier}: goes with {operator}:", key=True)
+
+    def _operator(
+        self, operator: str, node: dict[Any, Any], path: Path_, fields: tuple[str, ...]
+    ) -> Expr | None:
+        where = (*path, operator)
+        value = node[operator]
+        if operator == "list":
+            return self._list(value, where, fields)
+        if operator == "regex":
+            return self._regex(value, where, fields)
+        if operator == "at_least":
+            return self._at_least(value, node, path, fields)
+        if operator == "score":
+            return self._score(value, node, path, fields)
+        children = self._children(value, where, fields)
+        if not children:
+            return None
+        if operator == "near":
+            return self._near(children, node, path)
+        if operator == "all":
+            return AllOf(children)
+        return AnyOf(children) if operator == "any" else NoneOf(children)
+
+    def _regex(self, value: Any, path: Path_, fields: tuple[str, ...]) -> Term | None:
+        if not isinstance(value, str):
+            self.fail(path, "regex: needs a pattern string")
+            return None
+        try:
+            compiled = compile_regex(value)
+        except TermError as exc:
+            self.fail(path, str(exc))
+            return None
+        return Term(f"/{value}/", fields, compiled.pattern, compiled.keys)
+
+    def _at_least(
+        self, count: Any, node: dict[Any, Any], path: Path_, fields: tuple[str, ...]
+    ) -> Expr | None:
+        if "of" not in node:
+            self.fail((*path, "at_least"), "at_least: N needs of: [expressions]")
+            return None
+        children = self._children(node["of"], (*path, "of"), fields)
+        if not isinstance(count, int) or isinstance(count, bool) or count < 1:
+            self.fail((*path, "at_least"), "at_least: needs a whole number of at least 1")
+            return None
+        if children and count > len(children):
+            self.fail((*path, "at_least"), f"at_least: {count} of {len(children)} can never hold")
+            return None
+        return AtLeast(count, children) if children else None
+
+    def _near(self, children: tuple[Expr, ...], node: dict[Any, Any], path: Path_) -> Expr | None:
+        if len(children) < 2:
+            self.fail((*path, "near"), "near: needs at least two expressions")
+            return None
+        within = node.get("within", DEFAULT_WITHIN)
+        sentence = node.get("sentence", False)
+        if not isinstance(within, int) or isinstance(within, bool) or within < 1:
+            self.fail((*path, "within"), "within: needs a number of words, at least 1")
+            return None
+        if not isinstance(sentence, bool):
+            self.fail((*path, "sentence"), "sentence: is true or false")
+            return None
+        return Near(children, within, sentence)
+
+    def _score(
+        self, entries: Any, node: dict[Any, Any], path: Path_, fields: tuple[str, ...]
+    ) -> Expr | None:
+        threshold = node.get("threshold")
+        if not isinstance(threshold, int | float) or isinstance(threshold, bool):
+            self.fail((*path, "score"), "score: needs threshold: N beside it")
+            return None
+        if not isinstance(entries, list) or not entries:
+            self.fail((*path, "score"), "score: needs a non-empty list of weighted expressions")
+            return None
+        weighted = []
+        for index, entry in enumerate(entries):
+            item = self._weighted(entry, (*path, "score", index), fields)
+            if item is not None:
+                weighted.append(item)
+        if not any(w.weight > 0 or (w.title_weight or 0) > 0 for w in weighted) and weighted:
+            self.fail((*path, "score"), "score: needs at least one positive weight")
+            return None
+        return Scored(tuple(weighted), float(threshold)) if weighted else None
+
+    def _weighted(self, entry: Any, path: Path_, fields: tuple[str, ...]) -> Weighted | None:
+        if not isinstance(entry, dict):
+            expr = self.parse(entry, path, fields)
+            return Weighted(expr, 1.0, None) if expr is not None else None
+        rest = {k: v for k, v in entry.items() if k not in ENTRY_KEYS}
+        numbers = {k: entry[k] for k in ENTRY_KEYS if k in entry}
+        for key, value in numbers.items():
+            if not isinstance(value, int | float) or isinstance(value, bool):
+                self.fail((*path, key), f"{key}: needs a number")
+                return None
+        expr = self.parse(rest, path, fields)
+        if expr is None:
+            return None
+        title_weight = numbers.get("title_weight")
+        return Weighted(
+            expr,
+            float(numbers.get("weight", 1)),
+            float(title_weight) if title_weight is not None else None,
+        )
+
+    def _fields(self, value: Any, path: Path_) -> tuple[str, ...] | None:
+        names = [value] if isinstance(value, str) else value
+        if not isinstance(names, list) or not names:
+            self.fail(path, "in: needs a field name or a list of them")
+            return None
+        unknown = [n for n in names if n not in TEXT_FIELDS]
+        if unknown:
+            self.fail(path, f"unknown field {unknown[0]!r}: use one of {', '.join(TEXT_FIELDS)}")
+            return None
+        return tuple(names)
