@@ -169,8 +169,8 @@ def test_bad_operator_and_bad_field_in_an_expression(rules_dir: Path) -> None:
     with pytest.raises(ConfigError) as exc:
         load_rules(rules_dir, {"c"})
     assert problems_of(exc) == [
-        f"{path}:5:3: unknown operator 'either': use one of all, any, none, at_least, near, score, list, "
-        "regex, in",
+        f"{path}:5:3: unknown operator 'either': use one of all, any, none, at_least, near, "
+        "score, list, regex, in",
         f"{path}:6:7: unknown field 'body': use one of title, summary, content, source, url, "
         "author, tags",
     ]
