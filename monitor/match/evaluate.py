@@ -82,28 +82,55 @@ def prepare(item: Item) -> PreparedItem:
     return PreparedItem(item)
 
 
+def _ordered_window(placed_per_child: list[list[tuple[int, Hit]]], limit: int) -> list[Hit]:
+    """Hits of the children in their written order, the last at most ``limit`` after the first."""
+    for first_place, first_hit in placed_per_child[0]:
+        chosen, previous = [first_hit], first_hit
+        for later in placed_per_child[1:]:
+            following = next(((p, h) for p, h in later if h.start >= previous.end), None)
+            if following is None or following[0] - first_place > limit:
+                break
+            chosen.append(following[1])
+            previous = following[1]
+        else:
+            return chosen
+    return []
+
+
+def _unordered_window(placed_per_child: list[list[tuple[int, Hit]]], limit: int) -> list[Hit]:
+    """The smallest window holding a hit of every child, swept left to right."""
+    placed = sorted(
+        ((place, child, hit) for child, hits in enumerate(placed_per_child) for place, hit in hits),
+        key=lambda entry: (entry[0], entry[1], entry[2].start),
+    )
+    latest: dict[int, tuple[int, Hit]] = {}
+    for place, child, hit in placed:
+        latest[child] = (place, hit)
+        if (
+            len(latest) == len(placed_per_child)
+            and place - min(p for p, _ in latest.values()) <= limit
+        ):
+            return [h for _, h in latest.values()]
+    return []
+
+
 def _near_window(hits_per_child: list[list[Hit]], near: Near, prepared: PreparedItem) -> list[Hit]:
     """One hit of each child, all in one field and close enough; empty when there is none."""
     fields = set.intersection(*({h.field for h in hits} for hits in hits_per_child))
-    count = len(hits_per_child)
+    position = prepared.sentence_index if near.sentence else prepared.word_index
+    limit = 0 if near.sentence else near.within
+    window = _ordered_window if near.ordered else _unordered_window
     for field in sorted(fields, key=TEXT_FIELDS.index):
-        position = prepared.sentence_index if near.sentence else prepared.word_index
-        placed = sorted(
-            (position(field, hit.start), child, hit)
-            for child, hits in enumerate(hits_per_child)
-            for hit in hits
-            if hit.field == field
-        )
-        # the smallest window holding every child, swept left to right
-        latest: dict[int, tuple[int, Hit]] = {}
-        for place, child, hit in placed:
-            latest[child] = (place, hit)
-            if len(latest) < count:
-                continue
-            first = min(p for p, _ in latest.values())
-            limit = 0 if near.sentence else near.within
-            if place - first <= limit:
-                return [h for _, h in latest.values()]
+        placed_per_child = [
+            sorted(
+                ((position(field, h.start), h) for h in hits if h.field == field),
+                key=lambda entry: (entry[0], entry[1].start),
+            )
+            for hits in hits_per_child
+        ]
+        found = window(placed_per_child, limit)
+        if found:
+            return found
     return []
 
 

@@ -22,7 +22,7 @@ MAX_TERM_LENGTH = 200
 DEFAULT_WITHIN = 10
 #: keys that combine expressions; the others (in, of, within, ...) qualify them
 OPERATORS = ("all", "any", "none", "at_least", "near", "score", "list", "regex")
-QUALIFIERS = ("in", "of", "within", "sentence", "threshold")
+QUALIFIERS = ("in", "of", "within", "sentence", "ordered", "threshold")
 ENTRY_KEYS = ("weight", "title_weight")
 
 
@@ -63,6 +63,8 @@ class Near:
     children: tuple[Expr, ...]
     within: int
     sentence: bool
+    #: the children must appear in the order they are written
+    ordered: bool = False
 
 
 @dataclass(frozen=True)
@@ -105,6 +107,10 @@ class ExprParser:
             return self._term(node, path, fields)
         if isinstance(node, dict):
             return self._mapping(node, path, fields)
+        if isinstance(node, bool | int | float):
+            # YAML reads no, yes, on, off as booleans and 2024 as a number
+            self.fail(path, f"YAML read this term as {node!r}: put it in quotes to mean the word")
+            return None
         self.fail(path, "an expression is a term (a string) or a mapping such as all/any/none")
         return None
 
@@ -171,7 +177,13 @@ class ExprParser:
         return parts[0] if len(parts) == 1 else AllOf(tuple(parts))
 
     def _check_qualifiers(self, node: dict[Any, Any], path: Path_) -> None:
-        needs = {"of": "at_least", "within": "near", "sentence": "near", "threshold": "score"}
+        needs = {
+            "of": "at_least",
+            "within": "near",
+            "sentence": "near",
+            "ordered": "near",
+            "threshold": "score",
+        }
         for qualifier, operator in needs.items():
             if qualifier in node and operator not in node:
                 self.fail((*path, qualifier), f"{qualifier}: goes with {operator}:", key=True)
@@ -230,13 +242,15 @@ class ExprParser:
             return None
         within = node.get("within", DEFAULT_WITHIN)
         sentence = node.get("sentence", False)
+        ordered = node.get("ordered", False)
         if not isinstance(within, int) or isinstance(within, bool) or within < 1:
             self.fail((*path, "within"), "within: needs a number of words, at least 1")
             return None
-        if not isinstance(sentence, bool):
-            self.fail((*path, "sentence"), "sentence: is true or false")
-            return None
-        return Near(children, within, sentence)
+        for key, value in (("sentence", sentence), ("ordered", ordered)):
+            if not isinstance(value, bool):
+                self.fail((*path, key), f"{key}: is true or false")
+                return None
+        return Near(children, within, sentence, ordered)
 
     def _score(
         self, entries: Any, node: dict[Any, Any], path: Path_, fields: tuple[str, ...]
