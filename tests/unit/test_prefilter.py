@@ -1,0 +1,102 @@
+"""The prefilter only skips rules that cannot match: with it or without, the same matches."""
+
+from __future__ import annotations
+
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from monitor.config.yamlfile import parse_yaml
+from monitor.match import Rule, RuleSet, evaluate, parse_rules, prepare
+from monitor.match.prefilter import required_keys
+from monitor.match.text import fold, fold_with_offsets
+from monitor.model import Item
+
+WORDS = [
+    "close",
+    "closes",
+    "lab",
+    "labs",
+    "shut down",
+    "shutdown",
+    "China",
+    "Shanghai",
+    "US",
+    "uses",
+    "relocat*",
+    "office",
+    "opens",
+    "上海",
+    "Café",
+    "cafe",
+    "R&D",
+    "x",
+]
+TEXT_WORDS = [*WORDS, "relocation", "closure", "the", "a", "in", ".", "-", "CLOSED", "Ünïcode"]
+
+terms = st.sampled_from([w for w in WORDS if w != "x"]).map(lambda w: f'"{w}"')
+
+
+def expressions(depth: int = 2) -> st.SearchStrategy[str]:
+    if depth == 0:
+        return terms
+    inner = st.lists(expressions(depth - 1), min_size=1, max_size=3).map(", ".join)
+    return st.one_of(
+        terms,
+        inner.map(lambda x: "{all: [" + x + "]}"),
+        inner.map(lambda x: "{any: [" + x + "]}"),
+        inner.map(lambda x: "{none: [" + x + "]}"),
+        st.tuples(expressions(depth - 1), expressions(depth - 1), st.integers(1, 4)).map(
+            lambda t: "{near: [" + t[0] + ", " + t[1] + f"], within: {t[2]}" + "}"
+        ),
+        st.tuples(expressions(depth - 1), expressions(depth - 1)).map(
+            lambda t: (
+                "{score: [{any: [" + t[0] + "], weight: 2}, {any: [" + t[1] + "], "
+                "weight: -1}], threshold: 1}"
+            )
+        ),
+        st.just('{regex: "lab|office"}'),
+    )
+
+
+def parse(expression: str, index: int) -> Rule:
+    doc = parse_yaml(f"name: r{index}\nnotify: [c]\nmatch: {expression}\n", display="r.yaml")
+    rules, problems = parse_rules(doc, {"c"})
+    assert not problems, problems
+    return rules[0]
+
+
+texts = st.lists(st.sampled_from(TEXT_WORDS), max_size=12).map(" ".join)
+
+
+@settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(st.lists(expressions(), min_size=1, max_size=6), texts, texts)
+def test_rule_set_finds_exactly_what_evaluating_every_rule_finds(
+    expressions_: list[str], title: str, summary: str
+) -> None:
+    rules = [parse(e, i) for i, e in enumerate(expressions_)]
+    item = Item(source="s", title=title, url="", summary=summary)
+    prepared = prepare(item)
+    everything = [r.name for r in rules if evaluate(r, prepared) is not None]
+    assert [r.name for r, _ in RuleSet(rules).matches(item)] == everything
+
+
+def test_the_prefilter_skips_rules_whose_keys_are_absent() -> None:
+    rules = [parse('{all: [close, "Shanghai"]}', 0), parse("{none: [lab]}", 1)]
+    assert required_keys(rules[0].expr) == frozenset({"shanghai"})
+    assert required_keys(rules[1].expr) is None
+    rule_set = RuleSet(rules)
+    assert [r.name for r in rule_set.candidates(prepare(Item(source="s", title="x", url="")))] == [
+        "r1"
+    ]
+
+
+@settings(max_examples=500, deadline=None)
+@given(st.text())
+def test_fast_folding_equals_folding_one_character_at_a_time(text: str) -> None:
+    assert fold(text) == fold_with_offsets(text)[0]
+
+
+@pytest.mark.parametrize("text", ["Café", "ﬁrm", "Straße", "İstanbul", "ǅ", "’s"])
+def test_folding_known_characters(text: str) -> None:
+    assert fold(text) == fold_with_offsets(text)[0]
