@@ -1,4 +1,4 @@
-"""The shipped rule on a labelled corpus: precision and recall, on values and through the feed path."""
+"""The shipped rule on a labelled corpus: precision and recall, on values and through a feed."""
 
 from __future__ import annotations
 

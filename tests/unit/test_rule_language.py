@@ -183,7 +183,8 @@ def test_a_failing_example_makes_the_rule_invalid(tmp_path: Path) -> None:
     write(
         tmp_path / "r.yaml",
         "name: r\nnotify: [c]\nmatch: {all: [close, lab]}\n"
-        "examples:\n  match: [IBM closes lab, IBM sells lab]\n  no_match: [IBM opens lab, Lab closed]\n",
+        "examples:\n  match: [IBM closes lab, IBM sells lab]\n"
+        "  no_match: [IBM opens lab, Lab closed]\n",
     )
     with pytest.raises(ConfigError) as exc:
         load_rules(tmp_path, {"c"})
