@@ -46,11 +46,28 @@ def required_keys(expr: Expr) -> Keys:
     if isinstance(expr, NoneOf):
         return None
     if isinstance(expr, Scored):
-        if expr.threshold <= 0:
-            return None
-        positive = [e.expr for e in expr.entries if e.weight > 0 or (e.title_weight or 0) > 0]
-        return _union(required_keys(e) for e in positive)
+        return _scored_keys(expr)
     raise TypeError(f"unknown expression {expr!r}")
+
+
+def _scored_keys(expr: Scored) -> Keys:
+    if expr.threshold <= 0:
+        return None
+    best = [max(e.weight, e.title_weight or e.weight, 0.0) for e in expr.entries]
+    reachable = sum(best)
+    # an entry without which the threshold cannot be reached is needed, like a child of all:
+    needed = [
+        keys
+        for entry, most in zip(expr.entries, best, strict=True)
+        if most > 0 and reachable - most < expr.threshold
+        for keys in [required_keys(entry.expr)]
+        if keys is not None
+    ]
+    if needed:
+        return min(needed, key=_cost)
+    return _union(
+        required_keys(e.expr) for e, most in zip(expr.entries, best, strict=True) if most > 0
+    )
 
 
 class RuleSet:
