@@ -185,7 +185,7 @@ def test_source(ctx: click.Context, name: str, fulltext: bool | None) -> None:
 
 @cli.command("test-rule")
 @click.argument("name")
-@click.option("--text", help="Match the rule against this text, taken as a headline.")
+@click.option("--text", help="Match the rule against this text: first line headline, then summary.")
 @click.option(
     "--file",
     "file_",
@@ -193,6 +193,12 @@ def test_source(ctx: click.Context, name: str, fulltext: bool | None) -> None:
     help="A feed, an HTML page or a text file.",
 )
 @click.option("--url", help="Fetch a feed or page and match every item in it.")
+@click.option(
+    "--history",
+    metavar="DURATION",
+    help="Replay the rule over the items stored in this past period (30d, 12h) and compare "
+    "with the alerts it sent.",
+)
 @click.option("--json", "as_json", is_flag=True, help="One JSON object per item.")
 @click.pass_context
 def test_rule(
@@ -201,9 +207,10 @@ def test_rule(
     text: str | None,
     file_: str | None,
     url: str | None,
+    history: str | None,
     as_json: bool,
 ) -> None:
-    """Explain a rule against a text, a file or a URL: which items match, and why."""
+    """Explain a rule against a text, a file, a URL or the stored items: which match, and why."""
     from monitor.explain import explain_items, items_from_file, items_from_text, items_from_url
 
     config = _load(ctx)
@@ -211,8 +218,11 @@ def test_rule(
     if rule is None:
         known = ", ".join(r.name for r in config.rules) or "none"
         raise ReportedError(f"no rule named {name!r} (rules: {known})")
-    if sum(x is not None for x in (text, file_, url)) != 1:
-        raise click.UsageError("give exactly one of --text, --file or --url")
+    if sum(x is not None for x in (text, file_, url, history)) != 1:
+        raise click.UsageError("give exactly one of --text, --file, --url or --history")
+    if history is not None:
+        _replay_history(config, rule, history, as_json)
+        return
     try:
         if text is not None:
             items = items_from_text(text)
@@ -233,6 +243,44 @@ def test_rule(
             click.echo(result.render())
     if not as_json:
         click.echo(f"{matched} of {len(results)} items match {name}")
+
+
+def _replay_history(config: Any, rule: Any, period: str, as_json: bool) -> None:
+    """Matches and changes only: the thousands of stored items that still do not match are noise."""
+    from datetime import UTC, datetime
+
+    from monitor.config.schema import parse_duration
+    from monitor.explain import replay
+    from monitor.store import Store
+
+    try:
+        since = datetime.now(UTC) - parse_duration(period)
+    except ValueError as exc:
+        raise click.BadParameter(str(exc), param_hint="--history") from exc
+    try:
+        store = Store.open(config.settings.state, base_dir=config.base_dir)
+        try:
+            history = store.items_with_alerts(since=since, rule=rule.name)
+        finally:
+            store.close()
+    except MonitorError as exc:
+        raise ReportedError(str(exc)) from exc
+    results = replay(rule, history)
+    for result in results:
+        if not (result.matched or result.change):
+            continue
+        if as_json:
+            click.echo(json.dumps(result.as_dict(), ensure_ascii=False))
+        else:
+            click.echo(f"[{result.item.source}] {result.render()}")
+    if not as_json:
+        matched = sum(r.matched for r in results)
+        added = sum(r.change == "added" for r in results)
+        dropped = sum(r.change == "dropped" for r in results)
+        click.echo(
+            f"{len(results)} items stored in the last {period}: {matched} match {rule.name}; "
+            f"compared with the alerts it sent, {added} added and {dropped} dropped"
+        )
 
 
 def main() -> None:

@@ -1,4 +1,5 @@
-"""`monitor test-rule`: turn a text, file or URL into items and explain a rule's verdict on each."""
+"""`monitor test-rule`: turn a text, file, URL or the stored history into items and explain a
+rule's verdict on each."""
 
 from __future__ import annotations
 
@@ -9,11 +10,13 @@ from typing import Any
 from monitor.errors import FetchError
 from monitor.fetch import Fetcher
 from monitor.match import Rule, evaluate, prepare
+from monitor.match.examples import text_item
 from monitor.model import Evidence, Item
 from monitor.sources.feed import parse_feed
 from monitor.sources.text import html_to_text
 
 SOURCE = "test-rule"
+CONTEXT = 30
 
 
 @dataclass(frozen=True)
@@ -21,39 +24,64 @@ class Explanation:
     item: Item
     matched: bool
     evidence: tuple[Evidence, ...]
+    score: float | None = None
+    #: for a replay: whether the rule alerted on this item when it was first seen
+    alerted: bool | None = None
+
+    @property
+    def change(self) -> str:
+        """``added`` or ``dropped`` against what was alerted; empty when nothing changed."""
+        if self.alerted is None or self.alerted == self.matched:
+            return ""
+        return "added" if self.matched else "dropped"
 
     def as_dict(self) -> dict[str, Any]:
-        return {
+        found: dict[str, Any] = {
             "title": self.item.title,
             "url": self.item.url,
             "matched": self.matched,
+            "score": self.score,
             "evidence": [e.as_dict() for e in self.evidence],
         }
+        if self.alerted is not None:
+            found |= {"source": self.item.source, "alerted": self.alerted, "change": self.change}
+        return found
 
     def render(self) -> str:
         verdict = "MATCH   " if self.matched else "no match"
+        if self.change:
+            verdict = f"{verdict} ({self.change})"
         lines = [f"{verdict} {self.item.title}"]
         if self.item.url:
             lines.append(f"         {self.item.url}")
+        if self.score is not None:
+            lines.append(f"         score: {self.score:g}")
         for found in self.evidence:
             text = self.item.field_text(found.field)
-            context = text[max(0, found.start - 30) : found.start]
-            after = text[found.end : found.end + 30]
-            lines.append(f"         {found.field}: …{context}[{found.text}]{after}… ({found.term})")
+            before = text[max(0, found.start - CONTEXT) : found.start]
+            after = text[found.end : found.end + CONTEXT]
+            lines.append(f"         {found.field}: …{before}[{found.text}]{after}… ({found.term})")
         return "\n".join(lines)
 
 
+def explain(rule: Rule, item: Item, *, alerted: bool | None = None) -> Explanation:
+    match = evaluate(rule, prepare(item))
+    if match is None:
+        return Explanation(item, False, (), alerted=alerted)
+    return Explanation(item, True, match.evidence, match.score, alerted)
+
+
 def explain_items(rule: Rule, items: list[Item]) -> list[Explanation]:
-    results = []
-    for item in items:
-        match = evaluate(rule, prepare(item))
-        results.append(Explanation(item, match is not None, match.evidence if match else ()))
-    return results
+    return [explain(rule, item) for item in items]
+
+
+def replay(rule: Rule, history: list[tuple[Item, bool]]) -> list[Explanation]:
+    """The rule as written now over stored items, beside what was alerted when they arrived."""
+    return [explain(rule, item, alerted=alerted) for item, alerted in history]
 
 
 def items_from_text(text: str) -> list[Item]:
-    first, _, rest = text.strip().partition("\n")
-    return [Item(source=SOURCE, title=first.strip(), url="", summary=rest.strip())]
+    return [text_item(text, source=SOURCE)]
 
 
 def _items_from_bytes(body: bytes, url: str) -> list[Item]:

@@ -24,6 +24,7 @@ from monitor.errors import StoreError
 from monitor.model import Alert, Item, KeyedItem, Outgoing
 from monitor.store import engine as engines
 from monitor.store import rows, schema
+from monitor.store.history import ItemHistory
 from monitor.store.source_health import SourceHealthRecords
 
 logger = logging.getLogger(__name__)
@@ -72,7 +73,7 @@ class CommitResult:
     alerts_enqueued: int
 
 
-class Store(SourceHealthRecords):
+class Store(SourceHealthRecords, ItemHistory):
     def __init__(self, engine: Engine, location: engines.Location) -> None:
         self._engine = engine
         self._location = location
