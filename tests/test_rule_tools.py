@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 import json
+import time
 from pathlib import Path
 
-from tests.e2e_support import MonitorCli, rss
-from tests.servers import LoopbackServer, Reply
+from tests.e2e_support import MonitorCli, rss, stop
+from tests.servers import LoopbackServer, Reply, wait_until
 
 STORIES = [
     {"guid": "a", "title": "Amazon closes its Shanghai lab", "link": "https://n.example/a",
@@ -109,3 +110,41 @@ def test_validate_reports_unknown_lists_bad_regexes_and_failing_examples(
         f"{rules}/s.yaml:5:14: example should not match rule 's' but does (matched: lab): "
         "'A lab opens'",
     ]
+
+
+def test_run_reloads_an_edited_list_and_keeps_the_last_good_rules_when_broken(
+    tmp_path: Path, http_server: LoopbackServer, receiver: LoopbackServer
+) -> None:
+    cli = setup(tmp_path, http_server, "'@sites'")
+    http_server.set("/feed.xml", Reply(body=rss(STORIES[2:])))
+    receiver.set("/hook", Reply(status=204))
+    cli.write_config(
+        "state: state/monitor.db\nrules: rules\n"
+        f"sources:\n  - {{name: wire, feed: {http_server.url}/feed.xml, every: 1s}}\n"
+        f"channels:\n  ops: {{webhook: {receiver.url}/hook}}\n"
+    )
+    sites = tmp_path / "rules" / "lists" / "sites.yaml"
+    sites.write_text("terms: [warehouse]\n")
+
+    def alerted() -> set[str]:
+        return {json.loads(r.body)["title"] for r in receiver.requests_to("/hook")}
+
+    process = cli.start("run")
+    try:
+        assert wait_until(lambda: len(http_server.requests_to("/feed.xml")) >= 2, timeout=20)
+        sites.write_text("terms: [office]\n")
+        time.sleep(3)  # the daemon looks at the rule files every 2 s
+        http_server.set("/feed.xml", Reply(body=rss(STORIES[1:])))
+        assert wait_until(lambda: alerted() == {STORIES[1]["title"]}, timeout=20)
+
+        sites.write_text("terms: [lab, {a: [b], c: [d]}]\n")
+        time.sleep(3)
+        http_server.set("/feed.xml", Reply(body=rss(STORIES)))
+        assert wait_until(lambda: len(http_server.requests_to("/feed.xml")) >= 8, timeout=20)
+        # the broken list was refused: still the office rule, so the lab story is not alerted
+        assert alerted() == {STORIES[1]["title"]}
+    finally:
+        code, _, err = stop(process)
+    assert code == 0, err
+    assert "keeping the last good rules" in err
+    assert f"{sites}:1:14: an entry is a term or  NAME: [alias, ...]" in err
