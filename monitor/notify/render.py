@@ -67,14 +67,18 @@ def safe_link(url: str) -> str | None:
 
 
 def why_line(alert: Alert) -> str:
-    """``matched: "closes" in title, "Shanghai" in summary``; empty when there is no evidence."""
+    """``matched: "closes" in title, "Shanghai" in summary``; empty when there is no evidence.
+
+    A scored rule adds its score: ``(score 6)``.
+    """
     pairs = list(dict.fromkeys((e.term, e.field) for e in alert.matched))
     if not pairs:
         return ""
     shown = [f'"{cut(_line(term), WHY_TERM_MAX)}" in {field}' for term, field in pairs]
     if len(shown) > WHY_MAX_PAIRS:
         shown = [*shown[:WHY_MAX_PAIRS], f"and {len(pairs) - WHY_MAX_PAIRS} more"]
-    return "matched: " + ", ".join(shown)
+    score = f" (score {alert.score:g})" if alert.score is not None else ""
+    return "matched: " + ", ".join(shown) + score
 
 
 def plain_text(alert: Alert) -> str:

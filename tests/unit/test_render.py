@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta, timezone
@@ -238,6 +239,11 @@ def test_slack_message_is_json_serialisable_even_with_undecodable_bytes_in_a_tit
 
 def test_why_line_names_each_term_and_the_field_it_was_found_in() -> None:
     assert render.why_line(make_alert()) == 'matched: "closes" in title, "Shanghai" in summary'
+
+
+def test_why_line_gives_the_score_of_a_scored_rule() -> None:
+    scored = dataclasses.replace(make_alert(), score=6.5)
+    assert render.why_line(scored).endswith('"Shanghai" in summary (score 6.5)')
 
 
 def test_why_line_lists_a_term_found_twice_in_one_field_once() -> None:
