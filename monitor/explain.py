@@ -10,6 +10,7 @@ from typing import Any
 from monitor.errors import FetchError
 from monitor.fetch import Fetcher
 from monitor.match import Rule, evaluate, prepare
+from monitor.match.clauses import Clause, clauses
 from monitor.match.examples import text_item
 from monitor.model import Evidence, Item
 from monitor.sources.feed import parse_feed
@@ -27,6 +28,7 @@ class Explanation:
     score: float | None = None
     #: for a replay: whether the rule alerted on this item when it was first seen
     alerted: bool | None = None
+    clauses: tuple[Clause, ...] = ()
 
     @property
     def change(self) -> str:
@@ -42,6 +44,7 @@ class Explanation:
             "matched": self.matched,
             "score": self.score,
             "evidence": [e.as_dict() for e in self.evidence],
+            "clauses": [{"clause": c.description, "status": c.status} for c in self.clauses],
         }
         if self.alerted is not None:
             found |= {"source": self.item.source, "alerted": self.alerted, "change": self.change}
@@ -61,14 +64,21 @@ class Explanation:
             before = text[max(0, found.start - CONTEXT) : found.start]
             after = text[found.end : found.end + CONTEXT]
             lines.append(f"         {found.field}: …{before}[{found.text}]{after}… ({found.term})")
+        if not self.matched:
+            # why not: the clauses that failed and the exclusions that vetoed
+            lines += [
+                f"         {c.status}: {c.description}" for c in self.clauses if c.status != "held"
+            ]
         return "\n".join(lines)
 
 
 def explain(rule: Rule, item: Item, *, alerted: bool | None = None) -> Explanation:
-    match = evaluate(rule, prepare(item))
+    prepared = prepare(item)
+    match = evaluate(rule, prepared)
+    held = tuple(clauses(rule, prepared))
     if match is None:
-        return Explanation(item, False, (), alerted=alerted)
-    return Explanation(item, True, match.evidence, match.score, alerted)
+        return Explanation(item, False, (), alerted=alerted, clauses=held)
+    return Explanation(item, True, match.evidence, match.score, alerted, held)
 
 
 def explain_items(rule: Rule, items: list[Item]) -> list[Explanation]:

@@ -194,6 +194,11 @@ class _Evaluation:
         return evidence if total >= expr.threshold else None
 
 
+def clause_holds(expr: Expr, prepared: PreparedItem) -> bool:
+    """Whether one part of a rule holds, on its own."""
+    return _Evaluation(prepared).holds(expr) is not None
+
+
 def evaluate(rule: Rule, prepared: PreparedItem) -> Match | None:
     evaluation = _Evaluation(prepared)
     hits = evaluation.holds(rule.expr)

@@ -7,7 +7,7 @@ The parser reports every problem at ``path:line:col`` and leaves the faulty part
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from functools import lru_cache
 from typing import Any
 
@@ -33,27 +33,35 @@ class Term:
     fields: tuple[str, ...]
     pattern: re.Pattern[str]
     keys: frozenset[str] | None
+    #: where the expression is written in its file, for explanations
+    line: int = 0
 
 
 @dataclass(frozen=True)
 class AllOf:
     children: tuple[Expr, ...]
+    line: int = 0
 
 
 @dataclass(frozen=True)
 class AnyOf:
     children: tuple[Expr, ...]
+    #: the named list this stands for, if any
+    name: str = ""
+    line: int = 0
 
 
 @dataclass(frozen=True)
 class NoneOf:
     children: tuple[Expr, ...]
+    line: int = 0
 
 
 @dataclass(frozen=True)
 class AtLeast:
     count: int
     children: tuple[Expr, ...]
+    line: int = 0
 
 
 @dataclass(frozen=True)
@@ -65,6 +73,7 @@ class Near:
     sentence: bool
     #: the children must appear in the order they are written
     ordered: bool = False
+    line: int = 0
 
 
 @dataclass(frozen=True)
@@ -79,6 +88,7 @@ class Weighted:
 class Scored:
     entries: tuple[Weighted, ...]
     threshold: float
+    line: int = 0
 
 
 Expr = Term | AllOf | AnyOf | NoneOf | AtLeast | Near | Scored
@@ -123,7 +133,8 @@ class ExprParser:
         except TermError as exc:
             self.fail(path, str(exc))
             return None
-        return Term(text.strip().lstrip("="), fields, compiled.pattern, compiled.keys)
+        line = self.doc.mark(path)[0]
+        return Term(text.strip().lstrip("="), fields, compiled.pattern, compiled.keys, line)
 
     def _list(self, name: Any, path: Path_, fields: tuple[str, ...]) -> Expr | None:
         found = self.lists.get(name) if isinstance(name, str) else None
@@ -139,7 +150,7 @@ class ExprParser:
                 self.problems.append(Problem(found.path, entry.line, entry.col, str(exc)))
                 continue
             terms.append(Term(entry.label, fields, compiled.pattern, compiled.keys))
-        return AnyOf(tuple(terms)) if terms else None
+        return AnyOf(tuple(terms), found.name, self.doc.mark(path)[0]) if terms else None
 
     def _children(self, node: Any, path: Path_, fields: tuple[str, ...]) -> tuple[Expr, ...]:
         if isinstance(node, str | dict):
@@ -189,6 +200,14 @@ class ExprParser:
                 self.fail((*path, qualifier), f"{qualifier}: goes with {operator}:", key=True)
 
     def _operator(
+        self, operator: str, node: dict[Any, Any], path: Path_, fields: tuple[str, ...]
+    ) -> Expr | None:
+        expr = self._operator_expr(operator, node, path, fields)
+        if expr is None:
+            return None
+        return replace(expr, line=self.doc.mark((*path, operator), key=True)[0])
+
+    def _operator_expr(
         self, operator: str, node: dict[Any, Any], path: Path_, fields: tuple[str, ...]
     ) -> Expr | None:
         where = (*path, operator)

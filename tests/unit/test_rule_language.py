@@ -203,3 +203,15 @@ def test_severity_is_checked_and_carried() -> None:
     rules, found_problems = parse_rules(doc, {"c"})
     assert rules == []
     assert str(found_problems[0]).startswith("r.yaml:3:11: ")
+
+
+def test_clauses_say_which_part_failed_and_which_exclusion_vetoed() -> None:
+    from monitor.match.clauses import clauses
+
+    r = rule("  all:\n    - close\n    - any: [lab, office, plant, site]\n  none:\n    - opens\n")
+    verdicts = clauses(r, prepare(Item(source="s", title="IBM opens a site", url="")))
+    assert [(c.description, c.status) for c in verdicts] == [
+        ('line 5: "close"', "failed"),
+        ('line 6: any of ["lab", "office", "plant", …]', "held"),
+        ('line 8: none: "opens"', "vetoed"),
+    ]
