@@ -8,7 +8,6 @@ ones are taken as UTC) and come out as aware UTC.
 
 from __future__ import annotations
 
-import json
 import logging
 from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
@@ -17,13 +16,14 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import Connection, Engine, RowMapping, Select, func, select, update
+from sqlalchemy import Connection, Engine, RowMapping, func, select, update
 from sqlalchemy.exc import SQLAlchemyError
 
 from monitor.errors import StoreError
-from monitor.model import Alert, Item, KeyedItem, Outgoing
+from monitor.model import Item, KeyedItem, Outgoing
 from monitor.store import engine as engines
 from monitor.store import rows, schema
+from monitor.store.deliveries import DeliveryRecords
 from monitor.store.history import ItemHistory
 from monitor.store.source_health import SourceHealthRecords
 
@@ -55,25 +55,12 @@ class SourceState:
 
 
 @dataclass(frozen=True, kw_only=True)
-class DeliveryRow:
-    id: int
-    channel: str
-    status: str  # pending | sent | dead
-    attempts: int
-    next_attempt_at: datetime | None
-    last_error: str | None
-    created_at: datetime
-    sent_at: datetime | None
-    alert: Alert
-
-
-@dataclass(frozen=True, kw_only=True)
 class CommitResult:
     items_added: int
     alerts_enqueued: int
 
 
-class Store(SourceHealthRecords, ItemHistory):
+class Store(SourceHealthRecords, ItemHistory, DeliveryRecords):
     def __init__(self, engine: Engine, location: engines.Location) -> None:
         self._engine = engine
         self._location = location
@@ -310,79 +297,6 @@ class Store(SourceHealthRecords, ItemHistory):
             found = conn.execute(query).all()
         return [rows.item_from_row(r._mapping) for r in reversed(found)]
 
-    # --- deliveries -----------------------------------------------------------------------
-
-    @staticmethod
-    def _delivery_query() -> Select[Any]:
-        d, a = schema.deliveries, schema.alerts
-        return select(d, a.c.payload).join(a, a.c.id == d.c.alert_id)
-
-    def due_deliveries(self, *, now: datetime, limit: int = 100) -> list[DeliveryRow]:
-        d = schema.deliveries
-        query = (
-            self._delivery_query()
-            .where(d.c.status == "pending", d.c.next_attempt_at <= rows.utc(now))
-            .order_by(d.c.next_attempt_at, d.c.id)
-            .limit(limit)
-        )
-        with self._transaction("reading due deliveries") as conn:
-            return [_delivery(r._mapping) for r in conn.execute(query).all()]
-
-    def deliveries(self, *, status: str | None = None) -> list[DeliveryRow]:
-        d = schema.deliveries
-        query = self._delivery_query().order_by(d.c.created_at.desc(), d.c.id.desc())
-        if status is not None:
-            query = query.where(d.c.status == status)
-        with self._transaction("reading deliveries") as conn:
-            return [_delivery(r._mapping) for r in conn.execute(query).all()]
-
-    def _update_delivery(
-        self, delivery_id: int, values: Mapping[str, Any], *, only_pending: bool
-    ) -> None:
-        d = schema.deliveries
-        statement = (
-            update(d).where(d.c.id == delivery_id).values(attempts=d.c.attempts + 1, **values)
-        )
-        if only_pending:
-            # A late failure report (an overlapping sweep) must not undo a recorded send.
-            statement = statement.where(d.c.status == "pending")
-        with self._transaction("updating a delivery", write=True) as conn:
-            changed = conn.execute(statement).rowcount
-        if not changed:
-            logger.warning("delivery %s: not updated (gone, or no longer pending)", delivery_id)
-
-    def mark_sent(self, delivery_id: int, *, at: datetime) -> None:
-        now = rows.utc(at)
-        values = {"status": "sent", "sent_at": now, "updated_at": now}
-        self._update_delivery(delivery_id, values, only_pending=False)
-
-    def mark_retry(
-        self, delivery_id: int, *, at: datetime, error: str, next_attempt_at: datetime
-    ) -> None:
-        values = {
-            "last_error": error,
-            "next_attempt_at": rows.utc(next_attempt_at),
-            "updated_at": rows.utc(at),
-        }
-        self._update_delivery(delivery_id, values, only_pending=True)
-
-    def mark_dead(self, delivery_id: int, *, at: datetime, error: str) -> None:
-        values = {"status": "dead", "last_error": error, "updated_at": rows.utc(at)}
-        self._update_delivery(delivery_id, values, only_pending=True)
-
-    def retry_dead(self, *, at: datetime, delivery_ids: Sequence[int] | None = None) -> int:
-        d = schema.deliveries
-        now = rows.utc(at)
-        statement = (
-            update(d)
-            .where(d.c.status == "dead")
-            .values(status="pending", next_attempt_at=now, updated_at=now)
-        )
-        if delivery_ids is not None:
-            statement = statement.where(d.c.id.in_(list(delivery_ids)))
-        with self._transaction("re-queueing deliveries", write=True) as conn:
-            return conn.execute(statement).rowcount
-
 
 def _source_state(row: RowMapping) -> SourceState:
     return SourceState(
@@ -401,18 +315,4 @@ def _source_state(row: RowMapping) -> SourceState:
         health_alert_at=rows.utc_or_none(row["health_alert_at"]),
         last_warning=row["last_warning"],
         last_warning_at=rows.utc_or_none(row["last_warning_at"]),
-    )
-
-
-def _delivery(row: RowMapping) -> DeliveryRow:
-    return DeliveryRow(
-        id=row["id"],
-        channel=row["channel"],
-        status=row["status"],
-        attempts=row["attempts"],
-        next_attempt_at=rows.utc_or_none(row["next_attempt_at"]),
-        last_error=row["last_error"],
-        created_at=rows.utc(row["created_at"]),
-        sent_at=rows.utc_or_none(row["sent_at"]),
-        alert=Alert.from_dict(json.loads(row["payload"])),
     )
