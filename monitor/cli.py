@@ -157,6 +157,61 @@ def sources(ctx: click.Context) -> None:
     click.echo(render_table(source_health(config.settings, states, recent, now), now))
 
 
+@cli.group(invoke_without_command=True)
+@click.option(
+    "--status",
+    type=click.Choice(["pending", "sent", "dead", "silenced"]),
+    help="Only deliveries in this state.",
+)
+@click.option("--limit", type=click.IntRange(min=1), default=50, show_default=True)
+@click.option("--json", "as_json", is_flag=True, help="One JSON object per delivery.")
+@click.pass_context
+def alerts(ctx: click.Context, status: str | None, limit: int, as_json: bool) -> None:
+    """List recent alerts' deliveries, newest first: sent, pending (with the last error), dead."""
+    if ctx.invoked_subcommand is not None:
+        return
+    from datetime import UTC, datetime
+
+    from monitor.alerts_view import delivery_dict, render_deliveries
+
+    rows = _with_store(ctx, lambda store: store.deliveries(status=status, limit=limit))
+    if as_json:
+        for row in rows:
+            click.echo(json.dumps(delivery_dict(row), ensure_ascii=False))
+    else:
+        click.echo(render_deliveries(rows, datetime.now(UTC)))
+
+
+@alerts.command("retry")
+@click.argument("ids", nargs=-1, type=int)
+@click.pass_context
+def alerts_retry(ctx: click.Context, ids: tuple[int, ...]) -> None:
+    """Send dead-lettered deliveries again (all of them, or the IDs given) on the next sweep."""
+    from datetime import UTC, datetime
+
+    now = datetime.now(UTC)
+    count = _with_store(
+        ctx, lambda store: store.retry_dead(at=now, delivery_ids=list(ids) if ids else None)
+    )
+    click.echo(
+        f"{count} dead deliveries queued again; `monitor check` or the running daemon sends them"
+    )
+
+
+def _with_store(ctx: click.Context, action: Any) -> Any:
+    from monitor.store import Store
+
+    config = _load(ctx)
+    try:
+        store = Store.open(config.settings.state, base_dir=config.base_dir)
+        try:
+            return action(store)
+        finally:
+            store.close()
+    except MonitorError as exc:
+        raise ReportedError(str(exc)) from exc
+
+
 @cli.command("test-source")
 @click.argument("name")
 @click.option(

@@ -9,6 +9,7 @@ from datetime import datetime, timedelta
 from monitor.config.schema import FeedSource, PageSource, Settings
 from monitor.store import SourceState
 from monitor.store.source_health import SourceActivity
+from monitor.tables import relative_time, render_columns
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -99,22 +100,6 @@ def health_problem(
     return "silent"
 
 
-def _when(value: datetime | None, now: datetime) -> str:
-    if value is None:
-        return "-"
-    seconds = int((value - now).total_seconds())
-    magnitude = abs(seconds)
-    if magnitude < 90:
-        text = f"{magnitude}s"
-    elif magnitude < 5400:
-        text = f"{magnitude // 60}m"
-    elif magnitude < 172800:
-        text = f"{magnitude // 3600}h"
-    else:
-        text = f"{magnitude // 86400}d"
-    return f"in {text}" if seconds > 0 else f"{text} ago"
-
-
 def render_table(rows: Sequence[SourceHealth], now: datetime) -> str:
     header = (
         "SOURCE",
@@ -126,24 +111,19 @@ def render_table(rows: Sequence[SourceHealth], now: datetime) -> str:
         "NEXT POLL",
         "LAST ERROR",
     )
-    lines = [header]
-    for row in rows:
-        lines.append(
+    return render_columns(
+        header,
+        [
             (
                 row.name,
                 row.status,
-                _when(row.last_success_at, now),
-                _when(row.failing_since, now),
+                relative_time(row.last_success_at, now),
+                relative_time(row.failing_since, now),
                 str(row.consecutive_failures),
                 str(row.items_last_day),
-                _when(row.next_poll_at, now),
+                relative_time(row.next_poll_at, now),
                 (row.last_error or "")[:120],
             )
-        )
-    widths = [max(len(line[i]) for line in lines) for i in range(len(header) - 1)]
-    return "\n".join(
-        "  ".join(cell.ljust(width) for cell, width in zip(line[:-1], widths, strict=True))
-        + "  "
-        + line[-1]
-        for line in lines
-    ).rstrip()
+            for row in rows
+        ],
+    )

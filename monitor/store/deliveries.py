@@ -55,9 +55,12 @@ class DeliveryRecords:
         with self._transaction("reading due deliveries") as conn:
             return [_delivery(r._mapping) for r in conn.execute(query).all()]
 
-    def deliveries(self, *, status: str | None = None) -> list[DeliveryRow]:
+    def deliveries(
+        self, *, status: str | None = None, limit: int | None = None
+    ) -> list[DeliveryRow]:
+        """Newest first."""
         d = schema.deliveries
-        query = self._delivery_query().order_by(d.c.created_at.desc(), d.c.id.desc())
+        query = self._delivery_query().order_by(d.c.created_at.desc(), d.c.id.desc()).limit(limit)
         if status is not None:
             query = query.where(d.c.status == status)
         with self._transaction("reading deliveries") as conn:
