@@ -29,9 +29,6 @@ from monitor.store import Store
 
 logger = logging.getLogger(__name__)
 
-#: how long `monitor check` keeps retrying deliveries before leaving them to the next run
-CHECK_DELIVERY_BUDGET = 60.0
-
 
 class InstanceLocked(MonitorError):
     pass
@@ -126,5 +123,6 @@ async def check_once(
             *(poll_source(services.runtime, source) for source in config.settings.sources)
         )
         await announce_health(config.settings, services.runtime.store, services.channels, utcnow())
-        report = await services.outbox.drain(CHECK_DELIVERY_BUDGET)
+        budget = config.settings.defaults.delivery_budget.total_seconds()
+        report = await services.outbox.drain(budget)
     return list(outcomes), report

@@ -258,6 +258,8 @@ class Defaults(Strict):
     host_spacing: DurationOrZero = timedelta(milliseconds=250)
     #: a delivery still failing after this long is dead-lettered
     delivery_max_age: Duration = timedelta(hours=24)
+    #: how long ``monitor check`` keeps retrying deliveries before leaving them to the next pass
+    delivery_budget: Duration = timedelta(seconds=60)
     fulltext: bool | Literal["auto"] = False
     #: with ``fulltext: auto``, a summary shorter than this many characters fetches the article
     fulltext_below: int = Field(default=300, ge=0)

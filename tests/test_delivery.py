@@ -1,0 +1,162 @@
+"""Delivery through the real command: retries, dead channels, hostile headlines, a SIGKILL."""
+
+from __future__ import annotations
+
+import json
+import signal
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from tests.e2e_support import MonitorCli, rss, stop
+from tests.servers import LoopbackServer, Reply, wait_until
+from tests.smtp_server import SmtpTestServer
+
+STORY = {
+    "guid": "s1",
+    "title": "Amazon closes its Shanghai lab",
+    "link": "https://news.example.org/s1",
+    "description": "The AI lab shuts.",
+}
+HOSTILE = {
+    "guid": "s2",
+    "title": "<!channel> <@U123> <http://evil.example|click> <script>alert(1)</script> lab shuts",
+    "link": "https://news.example.org/s2",
+    "description": "Lab news &amp; more.",
+}
+
+
+@pytest.fixture
+def smtp() -> Iterator[SmtpTestServer]:
+    with SmtpTestServer() as server:
+        yield server
+
+
+def monitor_for(
+    tmp_path: Path, http_server: LoopbackServer, channels: str, *, extra: str = ""
+) -> MonitorCli:
+    (tmp_path / "rules").mkdir(exist_ok=True)
+    (tmp_path / "rules" / "r.yaml").write_text("name: lab-news\nnotify: all\nmatch: lab\n")
+    cli = MonitorCli(tmp_path)
+    cli.write_config(
+        "state: state/monitor.db\nrules: rules\n"
+        f"sources:\n  - {{name: wire, feed: {http_server.url}/feed.xml, every: 1s}}\n"
+        f"channels:\n{channels}{extra}"
+    )
+    return cli
+
+
+def keys(receiver: LoopbackServer, path: str) -> set[str]:
+    return {r.headers["idempotency-key"] for r in receiver.requests_to(path)}
+
+
+def test_a_webhook_answering_429_then_503_then_200_receives_the_alert_once(
+    tmp_path: Path, http_server: LoopbackServer, receiver: LoopbackServer
+) -> None:
+    http_server.set("/feed.xml", Reply(body=rss([STORY])))
+    receiver.set(
+        "/hook",
+        [Reply(status=429, headers={"Retry-After": "1"}), Reply(status=503), Reply(status=200)],
+    )
+    cli = monitor_for(tmp_path, http_server, f"  ops: {{webhook: {receiver.url}/hook}}\n")
+    first = cli.run("check")
+    assert first.returncode == 0, first.stderr
+    hooks = receiver.requests_to("/hook")
+    assert [json.loads(r.body)["title"] for r in hooks] == [STORY["title"]] * 3
+    assert len(keys(receiver, "/hook")) == 1
+    again = cli.run("check")
+    assert again.returncode == 0, again.stderr
+    assert len(receiver.requests_to("/hook")) == 3
+    listed = [json.loads(line) for line in cli.run("alerts", "--json").stdout.splitlines()]
+    assert [(d["channel"], d["status"], d["attempts"]) for d in listed] == [("ops", "sent", 3)]
+
+
+def test_a_dead_webhook_does_not_stop_slack_and_email(
+    tmp_path: Path, http_server: LoopbackServer, receiver: LoopbackServer, smtp: SmtpTestServer
+) -> None:
+    http_server.set("/feed.xml", Reply(body=rss([STORY])))
+    receiver.set("/slack", Reply(body="ok"))
+    receiver.set("/dead", Reply(status=503, body="down"))
+    cli = monitor_for(
+        tmp_path,
+        http_server,
+        f"  ops: {{webhook: {receiver.url}/dead}}\n"
+        f"  newsroom: {{slack: {receiver.url}/slack}}\n"
+        "  analysts: {email: {to: [a@example.org], from: m@example.org}}\n",
+        extra=f"smtp: {{host: 127.0.0.1, port: {smtp.port}, starttls: false}}\n"
+        "defaults: {delivery_budget: 3s}\n",
+    )
+    result = cli.run("check")
+    assert result.returncode == 0, result.stderr
+    assert len(receiver.requests_to("/slack")) == 1
+    assert len(smtp.received) == 1
+    assert receiver.requests_to("/dead")
+    listed = {
+        d["channel"]: d for d in map(json.loads, cli.run("alerts", "--json").stdout.splitlines())
+    }
+    assert listed["newsroom"]["status"] == listed["analysts"]["status"] == "sent"
+    assert listed["ops"]["status"] == "pending"
+    assert "503" in listed["ops"]["last_error"]
+    table = cli.run("alerts").stdout
+    assert "pending" in table
+    assert "503" in table
+
+
+def test_a_hostile_headline_reaches_slack_and_email_only_as_text(
+    tmp_path: Path, http_server: LoopbackServer, receiver: LoopbackServer, smtp: SmtpTestServer
+) -> None:
+    http_server.set("/feed.xml", Reply(body=rss([HOSTILE])))
+    receiver.set("/slack", Reply(body="ok"))
+    cli = monitor_for(
+        tmp_path,
+        http_server,
+        f"  newsroom: {{slack: {receiver.url}/slack}}\n"
+        "  analysts: {email: {to: [a@example.org], from: m@example.org}}\n",
+        extra=f"smtp: {{host: 127.0.0.1, port: {smtp.port}, starttls: false}}\n",
+    )
+    result = cli.run("check")
+    assert result.returncode == 0, result.stderr
+    (slack,) = receiver.requests_to("/slack")
+    message = json.loads(slack.body)
+    every_text = json.dumps(message)
+    for markup in ("<!channel>", "<@U123>", "<http://evil.example|click>", "<script>"):
+        assert markup not in every_text
+    assert "&lt;!channel&gt;" in message["text"]
+    assert "&lt;@U123&gt;" in message["text"]
+    (mail,) = smtp.received
+    html = next(p for p in mail.message.walk() if p.get_content_type() == "text/html")
+    body = html.get_content()
+    # the feed reader drops the script element; whatever survives is escaped
+    assert "<script>" not in body
+    assert "alert(1)" not in body or "&lt;script&gt;" in body
+    assert "&lt;!channel&gt;" in body
+    assert "\n" not in str(mail.message["Subject"])
+
+
+def test_sigkill_while_the_only_channel_is_down_loses_nothing_and_sends_once(
+    tmp_path: Path, http_server: LoopbackServer, receiver: LoopbackServer
+) -> None:
+    http_server.set("/feed.xml", Reply(body=rss([STORY])))
+    receiver.set("/hook", Reply(status=503))
+    cli = monitor_for(tmp_path, http_server, f"  ops: {{webhook: {receiver.url}/hook}}\n")
+    process = cli.start("run")
+    try:
+        assert wait_until(lambda: len(receiver.requests_to("/hook")) >= 1, timeout=30)
+    finally:
+        process.send_signal(signal.SIGKILL)
+        process.communicate(timeout=30)
+    failed = len(receiver.requests_to("/hook"))
+
+    receiver.set("/hook", Reply(status=204))
+    process = cli.start("run")
+    try:
+        assert wait_until(lambda: len(receiver.requests_to("/hook")) > failed, timeout=30)
+        # more sweeps and polls must not send it again
+        assert not wait_until(lambda: len(receiver.requests_to("/hook")) > failed + 1, timeout=8)
+    finally:
+        code, _, err = stop(process)
+    assert code == 0, err
+    assert len(keys(receiver, "/hook")) == 1
+    listed = [json.loads(line) for line in cli.run("alerts", "--json").stdout.splitlines()]
+    assert [(d["status"], d["title"]) for d in listed] == [("sent", STORY["title"])]
