@@ -11,11 +11,12 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import random
 from collections import defaultdict
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+
+import tenacity
 
 from monitor.errors import DeliveryError, StoreError
 from monitor.notify import Notifier
@@ -29,11 +30,21 @@ MAX_RETRY_SECONDS = 3600.0
 UNKNOWN_CHANNEL_RETRY = timedelta(hours=1)
 
 
+#: doubling from 2 s up to an hour, plus up to 2 s of jitter so failed channels do not retry in step
+_BACKOFF = tenacity.wait_exponential_jitter(
+    multiplier=FIRST_RETRY_SECONDS, max=MAX_RETRY_SECONDS, jitter=FIRST_RETRY_SECONDS
+)
+
+
 def retry_delay(attempts: int, retry_after: float | None = None) -> float:
-    """Seconds before the next try after ``attempts`` failures: doubling, jittered, capped."""
-    exponential = min(MAX_RETRY_SECONDS, FIRST_RETRY_SECONDS * 2 ** max(0, attempts - 1))
-    delay: float = exponential * random.uniform(0.5, 1.0)
-    return max(delay, retry_after or 0.0)
+    """Seconds before the next try after ``attempts`` failures, never sooner than Retry-After.
+
+    The schedule lives in the store (a crash must not forget it), so tenacity supplies the wait
+    strategy here rather than a retry loop around the send.
+    """
+    state = tenacity.RetryCallState(tenacity.Retrying(), None, (), {})
+    state.attempt_number = max(1, attempts)
+    return max(float(_BACKOFF(state)), retry_after or 0.0)
 
 
 @dataclass
