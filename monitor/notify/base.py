@@ -7,7 +7,7 @@ so adding a kind of channel touches that module and the schema, not this one.
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Protocol, TextIO, TypeVar
 
 import httpx
@@ -15,6 +15,7 @@ from pydantic import BaseModel
 
 from monitor.config.schema import CHANNEL_KINDS as SCHEMA_CHANNEL_KINDS
 from monitor.config.schema import Settings
+from monitor.fetch.politeness import HostLimiter
 from monitor.model import Alert
 
 
@@ -33,6 +34,15 @@ class Notifier(Protocol):
         ...
 
 
+#: Slack accepts about one message a second per incoming webhook; faster ones get 429s
+SLACK_SPACING = 1.0
+
+
+def slack_pacing() -> HostLimiter:
+    """One message at a time per webhook URL, a second apart."""
+    return HostLimiter(concurrency=1, spacing=SLACK_SPACING)
+
+
 @dataclass(frozen=True, kw_only=True)
 class Resources:
     """What a factory may draw on besides its own channel config."""
@@ -41,6 +51,10 @@ class Resources:
     http: httpx.AsyncClient
     #: the console channel's stream; ``None`` means whatever ``sys.stdout`` is at send time
     stdout: TextIO | None = None
+    #: Slack's per-webhook rate limit, shared by every Slack channel of the config
+    slack_pacing: HostLimiter = field(
+        default_factory=lambda: HostLimiter(concurrency=1, spacing=1.0)
+    )
 
 
 #: factory(name, channel config model, resources) -> Notifier, keyed by the YAML word

@@ -9,9 +9,10 @@ import httpx
 
 from monitor.config.schema import SlackChannel
 from monitor.errors import DeliveryError
+from monitor.fetch.politeness import HostLimiter
 from monitor.model import Alert
 from monitor.notify import _http
-from monitor.notify.base import Resources, register
+from monitor.notify.base import Resources, register, slack_pacing
 from monitor.notify.render import slack_message
 
 
@@ -23,27 +24,31 @@ class SlackNotifier:
         *,
         http: httpx.AsyncClient,
         deadline: float = _http.DEFAULT_DEADLINE,
+        pacing: HostLimiter | None = None,
     ) -> None:
         self.name = name
         self._url = url
         self._http = http
         self._deadline = deadline
         self._secrets = _http.Secrets(url)
+        # shared by the channels of one config, so two channels on one webhook share its limit
+        self._pacing = pacing or slack_pacing()
 
     def __repr__(self) -> str:
         return f"SlackNotifier({self.name!r}, {self._secrets.target!r})"
 
     async def send(self, alert: Alert) -> None:
         body = json.dumps(slack_message(alert), ensure_ascii=False).encode("utf-8", "replace")
-        answer = await _http.post(
-            self._http,
-            channel=self.name,
-            url=self._url,
-            content=body,
-            headers={"Content-Type": "application/json; charset=utf-8"},
-            deadline=self._deadline,
-            secrets=self._secrets,
-        )
+        async with self._pacing.slot(("slack", self._url, None)):
+            answer = await _http.post(
+                self._http,
+                channel=self.name,
+                url=self._url,
+                content=body,
+                headers={"Content-Type": "application/json; charset=utf-8"},
+                deadline=self._deadline,
+                secrets=self._secrets,
+            )
         if not answer.accepted:
             raise _http.failure(self.name, answer, self._secrets, now=datetime.now(UTC))
         # Slack reports some refusals (a revoked token, an archived channel) with a 2xx status
@@ -62,4 +67,4 @@ class SlackNotifier:
 
 @register("slack")
 def slack_channel(name: str, config: SlackChannel, resources: Resources) -> SlackNotifier:
-    return SlackNotifier(name, config.slack, http=resources.http)
+    return SlackNotifier(name, config.slack, http=resources.http, pacing=resources.slack_pacing)

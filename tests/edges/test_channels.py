@@ -31,6 +31,7 @@ from monitor.notify import (
     WebhookNotifier,
     build_channels,
 )
+from monitor.notify.base import SLACK_SPACING
 from tests.servers import LoopbackServer, Recorded, Reply
 from tests.smtp_server import SmtpTestServer, free_port
 
@@ -572,3 +573,19 @@ def test_build_channels_makes_one_notifier_per_configured_channel(
     [request] = receiver.requests_to(HOOK_PATH)
     assert request.headers["x-monitor-signature"].startswith("sha256=")
     assert SLACK_PATH not in repr(channels["team"])
+
+
+def test_slack_messages_to_one_webhook_are_paced_a_second_apart(receiver: LoopbackServer) -> None:
+    receiver.set(SLACK_PATH, Reply(200, body="ok"))
+
+    async def three() -> float:
+        async with httpx.AsyncClient() as http:
+            notifier = SlackNotifier("team", receiver.url + SLACK_PATH, http=http)
+            started = time.monotonic()
+            for _ in range(3):
+                await notifier.send(ALERT)
+            return time.monotonic() - started
+
+    elapsed = run(three())
+    assert len(receiver.requests_to(SLACK_PATH)) == 3
+    assert elapsed >= 2 * SLACK_SPACING
