@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import asyncio
 import json
-import os
 import sys
 from pathlib import Path
 from typing import Any
@@ -12,22 +11,12 @@ from typing import Any
 import click
 
 from monitor import __version__
-from monitor.config import load_config, load_rules, load_settings, resolve_rules_dir
+from monitor.cli_delivery import alerts, silence
+from monitor.cli_support import ReportedError, config_path
+from monitor.cli_support import load_from_context as _load
+from monitor.config import load_rules, load_settings, resolve_rules_dir
 from monitor.errors import ConfigError, MonitorError
 from monitor.logs import setup_logging
-
-DEFAULT_CONFIG = "monitor.yaml"
-
-
-class ReportedError(click.ClickException):
-    """A MonitorError shown as ``Error: ...`` with exit code 1, without a traceback."""
-
-    exit_code = 1
-
-
-def config_path(ctx: click.Context) -> Path:
-    given = ctx.obj.get("config") or os.environ.get("MONITOR_CONFIG") or DEFAULT_CONFIG
-    return Path(given)
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
@@ -45,15 +34,6 @@ def cli(ctx: click.Context, config: str | None, verbose: int) -> None:
     ctx.ensure_object(dict)
     ctx.obj["config"] = config
     setup_logging(verbose)
-
-
-def _load(ctx: click.Context) -> Any:
-    try:
-        return load_config(config_path(ctx))
-    except ConfigError as exc:
-        for problem in exc.problems:
-            click.echo(str(problem), err=True)
-        raise ReportedError(f"{len(exc.problems)} problem(s) in the configuration") from exc
 
 
 @cli.command()
@@ -155,61 +135,6 @@ def sources(ctx: click.Context) -> None:
     except MonitorError as exc:
         raise ReportedError(str(exc)) from exc
     click.echo(render_table(source_health(config.settings, states, recent, now), now))
-
-
-@cli.group(invoke_without_command=True)
-@click.option(
-    "--status",
-    type=click.Choice(["pending", "sent", "dead", "silenced"]),
-    help="Only deliveries in this state.",
-)
-@click.option("--limit", type=click.IntRange(min=1), default=50, show_default=True)
-@click.option("--json", "as_json", is_flag=True, help="One JSON object per delivery.")
-@click.pass_context
-def alerts(ctx: click.Context, status: str | None, limit: int, as_json: bool) -> None:
-    """List recent alerts' deliveries, newest first: sent, pending (with the last error), dead."""
-    if ctx.invoked_subcommand is not None:
-        return
-    from datetime import UTC, datetime
-
-    from monitor.alerts_view import delivery_dict, render_deliveries
-
-    rows = _with_store(ctx, lambda store: store.deliveries(status=status, limit=limit))
-    if as_json:
-        for row in rows:
-            click.echo(json.dumps(delivery_dict(row), ensure_ascii=False))
-    else:
-        click.echo(render_deliveries(rows, datetime.now(UTC)))
-
-
-@alerts.command("retry")
-@click.argument("ids", nargs=-1, type=int)
-@click.pass_context
-def alerts_retry(ctx: click.Context, ids: tuple[int, ...]) -> None:
-    """Send dead-lettered deliveries again (all of them, or the IDs given) on the next sweep."""
-    from datetime import UTC, datetime
-
-    now = datetime.now(UTC)
-    count = _with_store(
-        ctx, lambda store: store.retry_dead(at=now, delivery_ids=list(ids) if ids else None)
-    )
-    click.echo(
-        f"{count} dead deliveries queued again; `monitor check` or the running daemon sends them"
-    )
-
-
-def _with_store(ctx: click.Context, action: Any) -> Any:
-    from monitor.store import Store
-
-    config = _load(ctx)
-    try:
-        store = Store.open(config.settings.state, base_dir=config.base_dir)
-        try:
-            return action(store)
-        finally:
-            store.close()
-    except MonitorError as exc:
-        raise ReportedError(str(exc)) from exc
 
 
 @cli.command("test-source")
@@ -336,6 +261,10 @@ def _replay_history(config: Any, rule: Any, period: str, as_json: bool) -> None:
             f"{len(results)} items stored in the last {period}: {matched} match {rule.name}; "
             f"compared with the alerts it sent, {added} added and {dropped} dropped"
         )
+
+
+cli.add_command(alerts)
+cli.add_command(silence)
 
 
 def main() -> None:

@@ -157,3 +157,5 @@ class Outgoing:
 
     alert: Alert
     channels: tuple[str, ...]
+    #: why the alert is recorded but not sent (a silence, a repeat); empty to send it
+    held: str = ""

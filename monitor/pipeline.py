@@ -11,12 +11,12 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
 from typing import Literal
 
-from monitor.config.schema import FeedSource, PageSource, Settings
+from monitor.config.schema import ChannelBase, FeedSource, PageSource, Settings
 from monitor.errors import FetchError, StoreError
 from monitor.fetch import Fetcher
 from monitor.fulltext import FullText
@@ -24,6 +24,7 @@ from monitor.match import Rule, RuleSet
 from monitor.match.prefilter import rule_set_for
 from monitor.model import Alert, KeyedItem, Outgoing
 from monitor.schedule import after_failure, after_success, cache_hint, is_due
+from monitor.silences import silencing
 from monitor.sources.normalize import keyed
 from monitor.sources.read import accept_header, read_source, source_url
 from monitor.sources.text import ParsedFeed
@@ -64,21 +65,49 @@ class Runtime:
 
 
 def plan_alerts(
-    rules: Sequence[Rule] | RuleSet, batch: Sequence[KeyedItem]
+    rules: Sequence[Rule] | RuleSet,
+    batch: Sequence[KeyedItem],
+    channels: Mapping[str, ChannelBase] | None = None,
 ) -> list[tuple[KeyedItem, list[Outgoing]]]:
-    """Match new items against every rule: each item with the alerts it causes (pure)."""
+    """Match new items against every rule: each item with the alerts it causes (pure).
+
+    A channel whose ``min_severity`` is above the rule's severity is left out of its alerts.
+    """
     rule_set = rules if isinstance(rules, RuleSet) else rule_set_for(rules)
     planned = []
     for entry in batch:
-        outgoing = [
-            Outgoing(
-                alert=Alert.from_match(match, entry.key, severity=rule.severity),
-                channels=rule.notify,
+        outgoing = []
+        for rule, match in rule_set.matches(entry.item):
+            wanted = tuple(
+                name
+                for name in rule.notify
+                if channels is None or name not in channels or channels[name].accepts(rule.severity)
             )
-            for rule, match in rule_set.matches(entry.item)
-        ]
+            alert = Alert.from_match(match, entry.key, severity=rule.severity)
+            outgoing.append(Outgoing(alert=alert, channels=wanted))
         planned.append((entry, outgoing))
     return planned
+
+
+async def _held_back(
+    rt: Runtime, planned: list[tuple[KeyedItem, list[Outgoing]]]
+) -> list[tuple[KeyedItem, list[Outgoing]]]:
+    """Alerts that a silence mutes stay recorded, marked with the silence, and are not sent."""
+    now = rt.clock()
+    silences = await asyncio.to_thread(rt.store.silences, active_at=now)
+    if not silences:
+        return planned
+    held = []
+    for entry, outgoing in planned:
+        marked = []
+        for out in outgoing:
+            silence = silencing(silences, out.alert, now)
+            if silence is not None:
+                logger.info("alert %s %s", out.alert.key, silence.describe())
+                out = replace(out, held=silence.describe())
+            marked.append(out)
+        held.append((entry, marked))
+    return held
 
 
 async def _with_full_text(
@@ -140,8 +169,10 @@ async def _fetch_and_parse(
     if not baseline and rt.fulltext is not None:
         new = await _with_full_text(rt, source, new)
     planned: list[tuple[KeyedItem, list[Outgoing]]] = (
-        [(e, []) for e in new] if baseline else plan_alerts(rt.rules, new)
+        [(e, []) for e in new] if baseline else plan_alerts(rt.rules, new, rt.settings.channels)
     )
+    if any(outgoing for _, outgoing in planned):
+        planned = await _held_back(rt, planned)
     committed = await asyncio.to_thread(rt.store.commit_items, source.name, planned, at=rt.clock())
     now = rt.clock()
     await asyncio.to_thread(

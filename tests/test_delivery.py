@@ -160,3 +160,57 @@ def test_sigkill_while_the_only_channel_is_down_loses_nothing_and_sends_once(
     assert len(keys(receiver, "/hook")) == 1
     listed = [json.loads(line) for line in cli.run("alerts", "--json").stdout.splitlines()]
     assert [(d["status"], d["title"]) for d in listed] == [("sent", STORY["title"])]
+
+
+OTHER = {
+    "guid": "s3",
+    "title": "IBM shuts a lab in Beijing",
+    "link": "https://news.example.org/s3",
+    "description": "Research ends.",
+}
+
+
+def test_a_silence_mutes_matching_alerts_records_them_and_can_be_expired(
+    tmp_path: Path, http_server: LoopbackServer, receiver: LoopbackServer
+) -> None:
+    http_server.set("/feed.xml", Reply(body=rss([STORY, OTHER])))
+    receiver.set("/hook", Reply(status=204))
+    cli = monitor_for(tmp_path, http_server, f"  ops: {{webhook: {receiver.url}/hook}}\n")
+    added = cli.run("silence", "add", "--rule", "lab-news", "--match", "amazon", "--for", "7d")
+    assert added.returncode == 0, added.stderr
+    assert added.stdout.startswith("silence #1 added (rule lab-news, 'amazon', until ")
+    assert "amazon" in cli.run("silence", "list").stdout
+
+    result = cli.run("check")
+    assert result.returncode == 0, result.stderr
+    assert [json.loads(r.body)["title"] for r in receiver.requests_to("/hook")] == [OTHER["title"]]
+    silenced = [
+        json.loads(line)
+        for line in cli.run("alerts", "--status", "silenced", "--json").stdout.splitlines()
+    ]
+    assert [(d["title"], d["channel"]) for d in silenced] == [(STORY["title"], "ops")]
+    assert silenced[0]["last_error"].startswith("silenced by #1 (rule lab-news, 'amazon'")
+
+    assert cli.run("silence", "expire", "1").returncode == 0
+    assert cli.run("silence", "list").stdout.strip() == "no silences"
+    assert cli.run("silence", "expire", "1").returncode == 1
+
+
+def test_min_severity_keeps_lesser_alerts_off_a_channel(
+    tmp_path: Path, http_server: LoopbackServer, receiver: LoopbackServer
+) -> None:
+    http_server.set("/feed.xml", Reply(body=rss([STORY])))
+    receiver.set("/all", Reply(status=204))
+    receiver.set("/pager", Reply(status=204))
+    cli = monitor_for(
+        tmp_path,
+        http_server,
+        f"  everything: {{webhook: {receiver.url}/all}}\n"
+        f"  pager: {{webhook: {receiver.url}/pager, min_severity: critical}}\n",
+    )
+    (tmp_path / "rules" / "r.yaml").write_text(
+        "name: lab-news\nnotify: all\nseverity: warning\nmatch: lab\n"
+    )
+    assert cli.run("check").returncode == 0
+    assert [json.loads(r.body)["severity"] for r in receiver.requests_to("/all")] == ["warning"]
+    assert receiver.requests_to("/pager") == []

@@ -160,7 +160,34 @@ class PageSource(SourceBase):
     select: Selectors | None = None
 
 
-class SlackChannel(Strict):
+SEVERITIES = ("info", "warning", "critical")
+Severity = Literal["info", "warning", "critical"]
+
+
+class ChannelBase(Strict):
+    """What every channel can say about the alerts it takes and how it bundles them."""
+
+    #: alerts of rules below this severity are not sent here
+    min_severity: Severity = "info"
+    #: hold a first alert this long so the ones that follow go with it as one digest; 0s sends
+    #: each alert alone. Unset: 30s for email, 0s for the others
+    group_wait: DurationOrZero | None = None
+    #: after a digest, the next one waits at least this long
+    group_interval: Duration = timedelta(minutes=5)
+
+    def grouping(self) -> timedelta:
+        if self.group_wait is not None:
+            return self.group_wait
+        return DEFAULT_EMAIL_GROUP_WAIT if isinstance(self, EmailChannel) else timedelta(0)
+
+    def accepts(self, severity: str) -> bool:
+        return SEVERITIES.index(severity) >= SEVERITIES.index(self.min_severity)
+
+
+DEFAULT_EMAIL_GROUP_WAIT = timedelta(seconds=30)
+
+
+class SlackChannel(ChannelBase):
     slack: HttpUrl
 
 
@@ -178,11 +205,11 @@ class EmailAddresses(Strict):
         return value
 
 
-class EmailChannel(Strict):
+class EmailChannel(ChannelBase):
     email: EmailAddresses
 
 
-class WebhookChannel(Strict):
+class WebhookChannel(ChannelBase):
     webhook: HttpUrl
     secret: str | None = None
     headers: dict[str, str] = Field(default_factory=dict)
@@ -192,7 +219,7 @@ class ConsoleOptions(Strict):
     format: Literal["text", "json"] = "text"
 
 
-class ConsoleChannel(Strict):
+class ConsoleChannel(ChannelBase):
     console: Annotated[
         ConsoleOptions,
         BeforeValidator(lambda v: {} if v is True or v is None else v),

@@ -7,13 +7,11 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
-from monitor.config.schema import NAME_PATTERN
+from monitor.config.schema import NAME_PATTERN, Severity
 from monitor.config.yamlfile import Document, Path_, validation_problems
 from monitor.errors import Problem
 from monitor.match.expressions import OPERATORS, Expr, ExprParser
 from monitor.match.lists import TermList
-
-SEVERITIES = ("info", "warning", "critical")
 
 
 @dataclass(frozen=True)
@@ -50,7 +48,7 @@ class _RuleShape(BaseModel):
     name: str = Field(pattern=NAME_PATTERN)
     description: str = ""
     notify: list[str] | Literal["all"] = Field(min_length=1)
-    severity: Literal["info", "warning", "critical"] = "info"
+    severity: Severity = "info"
     match: Any
     examples: _Examples = _Examples()
 

@@ -76,10 +76,24 @@ def _source_health(conn: Connection) -> None:
         conn.execute(text(f"ALTER TABLE sources ADD COLUMN {column} {kind}"))
 
 
+def _silences(conn: Connection) -> None:
+    Table(
+        "silences",
+        MetaData(),
+        Column("id", Integer, primary_key=True, autoincrement=True),
+        Column("rule", String(64)),
+        Column("match", Text, nullable=False),
+        Column("comment", Text, nullable=False),
+        Column("created_at", DateTime(timezone=True), nullable=False),
+        Column("ends_at", DateTime(timezone=True), nullable=False),
+    ).create(conn)
+
+
 MIGRATIONS: list[Migration] = [
     ("0001_initial", _initial),
     ("0002_source_schedule", _source_schedule),
     ("0003_source_health", _source_health),
+    ("0004_silences", _silences),
 ]
 
 

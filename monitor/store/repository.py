@@ -25,6 +25,7 @@ from monitor.store import engine as engines
 from monitor.store import rows, schema
 from monitor.store.deliveries import DeliveryRecords
 from monitor.store.history import ItemHistory
+from monitor.store.silences import SilenceRecords
 from monitor.store.source_health import SourceHealthRecords
 
 logger = logging.getLogger(__name__)
@@ -60,7 +61,7 @@ class CommitResult:
     alerts_enqueued: int
 
 
-class Store(SourceHealthRecords, ItemHistory, DeliveryRecords):
+class Store(SourceHealthRecords, ItemHistory, DeliveryRecords, SilenceRecords):
     def __init__(self, engine: Engine, location: engines.Location) -> None:
         self._engine = engine
         self._location = location
@@ -273,16 +274,18 @@ class Store(SourceHealthRecords, ItemHistory, DeliveryRecords):
                     {
                         "alert_id": alert_id,
                         "channel": channel,
-                        "status": "pending",
+                        # a held alert keeps a row per channel, so `monitor alerts` shows it
+                        "status": "silenced" if out.held else "pending",
+                        "last_error": out.held or None,
                         "attempts": 0,
-                        "next_attempt_at": now,
+                        "next_attempt_at": None if out.held else now,
                         "created_at": now,
                         "updated_at": now,
                     }
                     for channel in out.channels
                 ],
             )
-        return 1
+        return 0 if out.held else 1
 
     def recent_items(self, *, since: datetime, limit: int = 10000) -> list[Item]:
         """Items first seen since ``since``, oldest first; past ``limit``, the newest are kept."""

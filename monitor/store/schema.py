@@ -97,6 +97,18 @@ deliveries = Table(
     Index("ix_deliveries_due", "status", "next_attempt_at"),
 )
 
+#: mutes alerts of a rule (or of every rule) whose text holds ``match``, until ``ends_at``
+silences = Table(
+    "silences",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("rule", String(64)),
+    Column("match", Text, nullable=False),
+    Column("comment", Text, nullable=False),
+    Column("created_at", DateTime(timezone=True), nullable=False),
+    Column("ends_at", DateTime(timezone=True), nullable=False),
+)
+
 schema_migrations = Table(
     "schema_migrations",
     MetaData(),

@@ -1,0 +1,50 @@
+"""What every command shares: the config it loads, the store it opens, how it reports errors."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any, TypeVar
+
+import click
+
+from monitor.config import Config, load_config
+from monitor.errors import ConfigError, MonitorError
+
+DEFAULT_CONFIG = "monitor.yaml"
+T = TypeVar("T")
+
+
+class ReportedError(click.ClickException):
+    """A MonitorError shown as ``Error: ...`` with exit code 1, without a traceback."""
+
+    exit_code = 1
+
+
+def config_path(ctx: click.Context) -> Path:
+    given = ctx.obj.get("config") or os.environ.get("MONITOR_CONFIG") or DEFAULT_CONFIG
+    return Path(given)
+
+
+def load_from_context(ctx: click.Context) -> Config:
+    try:
+        return load_config(config_path(ctx))
+    except ConfigError as exc:
+        for problem in exc.problems:
+            click.echo(str(problem), err=True)
+        raise ReportedError(f"{len(exc.problems)} problem(s) in the configuration") from exc
+
+
+def with_store(ctx: click.Context, action: Callable[[Any], T]) -> T:
+    from monitor.store import Store
+
+    config = load_from_context(ctx)
+    try:
+        store = Store.open(config.settings.state, base_dir=config.base_dir)
+        try:
+            return action(store)
+        finally:
+            store.close()
+    except MonitorError as exc:
+        raise ReportedError(str(exc)) from exc
