@@ -159,3 +159,29 @@ class Outgoing:
     channels: tuple[str, ...]
     #: why the alert is recorded but not sent (a silence, a repeat); empty to send it
     held: str = ""
+
+
+@dataclass(frozen=True, kw_only=True)
+class Digest:
+    """Several alerts sent as one message to a channel that groups them.
+
+    ``key`` is stable for the same set of alerts, so a retried digest carries the same
+    idempotency key and a receiver can drop the duplicate.
+    """
+
+    alerts: tuple[Alert, ...]
+
+    @property
+    def key(self) -> str:
+        joined = "\x00".join(sorted(a.key for a in self.alerts))
+        return hashlib.sha256(joined.encode()).hexdigest()[:32]
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "id": self.key,
+            "count": len(self.alerts),
+            "alerts": [a.as_dict() for a in self.alerts],
+        }
+
+    def to_json(self) -> str:
+        return json.dumps(self.as_dict(), ensure_ascii=False, sort_keys=True)

@@ -5,6 +5,10 @@ repeats that one message (carrying the same idempotency key), never loses it. Ch
 concurrently and each in order, so a dead webhook never delays Slack or email. Retryable failures
 are rescheduled with exponential backoff and jitter (never sooner than the server's Retry-After);
 permanent ones, and rows older than the maximum age, are dead-lettered and kept.
+
+A channel with a ``group_wait`` holds its first alert that long, then sends everything due as one
+digest, and sends the next digest no sooner than ``group_interval`` after (Alertmanager's
+grouping). ``monitor check`` is one pass, so it flushes groups at once.
 """
 
 from __future__ import annotations
@@ -19,6 +23,7 @@ from datetime import datetime, timedelta
 import tenacity
 
 from monitor.errors import DeliveryError, StoreError
+from monitor.model import Digest
 from monitor.notify import Notifier
 from monitor.store import DeliveryRow, Store
 
@@ -47,6 +52,16 @@ def retry_delay(attempts: int, retry_after: float | None = None) -> float:
     return max(float(_BACKOFF(state)), retry_after or 0.0)
 
 
+#: alerts in one digest; the rest wait for the next one
+DIGEST_MAX = 100
+
+
+@dataclass(frozen=True)
+class Grouping:
+    wait: timedelta
+    interval: timedelta
+
+
 @dataclass
 class DeliveryReport:
     sent: int = 0
@@ -67,21 +82,29 @@ class Outbox:
         *,
         max_age: timedelta,
         clock: Callable[[], datetime],
+        grouping: Mapping[str, Grouping] | None = None,
     ) -> None:
         self.store = store
         self.channels = channels
         self.max_age = max_age
         self.clock = clock
+        self.grouping = dict(grouping or {})
+        self._last_digest: dict[str, datetime] = {}
 
-    async def deliver_due(self) -> DeliveryReport:
-        """One sweep over every delivery that is due now."""
+    async def deliver_due(self, *, flush: bool = False) -> DeliveryReport:
+        """One sweep over every delivery that is due now; ``flush`` sends groups without waiting."""
         due = await asyncio.to_thread(self.store.due_deliveries, now=self.clock(), limit=500)
         by_channel: dict[str, list[DeliveryRow]] = defaultdict(list)
         for row in due:
             by_channel[row.channel].append(row)
         report = DeliveryReport()
         results = await asyncio.gather(
-            *(self._deliver_channel(name, rows) for name, rows in by_channel.items())
+            *(
+                self._deliver_group(name, rows, flush)
+                if name in self.grouping and name in self.channels
+                else self._deliver_channel(name, rows)
+                for name, rows in by_channel.items()
+            )
         )
         for result in results:
             report.add(result)
@@ -93,7 +116,7 @@ class Outbox:
         deadline = loop.time() + budget
         report = DeliveryReport()
         while True:
-            swept = await self.deliver_due()
+            swept = await self.deliver_due(flush=True)
             report.add(swept)
             pending = await asyncio.to_thread(self.store.deliveries, status="pending")
             if not pending:
@@ -140,6 +163,44 @@ class Outbox:
                 raise
             logger.info("alert %s (%s) delivered to %s", row.alert.key, row.alert.rule, name)
             report.sent += 1
+        return report
+
+    async def _deliver_group(
+        self, name: str, rows: list[DeliveryRow], flush: bool
+    ) -> DeliveryReport:
+        """Everything due for a grouping channel as one digest, once the group has waited."""
+        now = self.clock()
+        group = self.grouping[name]
+        if not flush:
+            oldest = min(row.created_at for row in rows)
+            last = self._last_digest.get(name)
+            if now - oldest < group.wait or (last is not None and now - last < group.interval):
+                return DeliveryReport()
+        batch = rows[:DIGEST_MAX]
+        if len(batch) == 1:
+            return await self._deliver_channel(name, batch)
+        report = DeliveryReport()
+        digest = Digest(alerts=tuple(row.alert for row in batch))
+        try:
+            await self.channels[name].send_digest(digest)
+        except DeliveryError as exc:
+            for row in batch:
+                if await self._failed(row, exc):
+                    report.retrying += 1
+                else:
+                    report.dead += 1
+            return report
+        except Exception as exc:
+            logger.exception("channel %s: unexpected error", name)
+            for row in batch:
+                await self._failed(row, DeliveryError(name, repr(exc), retryable=True))
+            report.retrying += len(batch)
+            return report
+        self._last_digest[name] = now
+        for row in batch:
+            await asyncio.to_thread(self.store.mark_sent, row.id, at=self.clock())
+        logger.info("digest %s of %d alerts delivered to %s", digest.key, len(batch), name)
+        report.sent += len(batch)
         return report
 
     async def _failed(self, row: DeliveryRow, exc: DeliveryError) -> bool:

@@ -23,7 +23,7 @@ from monitor.fetch.client import USER_AGENT
 from monitor.fulltext import FullText
 from monitor.health_alerts import announce_health
 from monitor.notify import Notifier, build_channels
-from monitor.outbox import DeliveryReport, Outbox
+from monitor.outbox import DeliveryReport, Grouping, Outbox
 from monitor.pipeline import Runtime, SourceOutcome, poll_source, utcnow
 from monitor.store import Store
 
@@ -103,7 +103,18 @@ async def open_services(config: Config, *, stdout: TextIO | None = None) -> Asyn
         rules=config.rules,
         fulltext=FullText(fetcher),
     )
-    outbox = Outbox(store, channels, max_age=settings.defaults.delivery_max_age, clock=utcnow)
+    grouping = {
+        name: Grouping(wait=channel.grouping(), interval=channel.group_interval)
+        for name, channel in settings.channels.items()
+        if channel.grouping()
+    }
+    outbox = Outbox(
+        store,
+        channels,
+        max_age=settings.defaults.delivery_max_age,
+        clock=utcnow,
+        grouping=grouping,
+    )
     try:
         yield Services(runtime=runtime, outbox=outbox, channels=channels)
     finally:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import signal
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -214,3 +215,70 @@ def test_min_severity_keeps_lesser_alerts_off_a_channel(
     assert cli.run("check").returncode == 0
     assert [json.loads(r.body)["severity"] for r in receiver.requests_to("/all")] == ["warning"]
     assert receiver.requests_to("/pager") == []
+
+
+def lab_story(n: int) -> dict[str, str]:
+    return {
+        "guid": f"lab-{n}",
+        "title": f"Lab number {n} shuts",
+        "link": f"https://news.example.org/lab-{n}",
+        "description": "A lab closes.",
+    }
+
+
+def test_check_sends_email_as_one_digest_and_webhooks_one_by_one(
+    tmp_path: Path, http_server: LoopbackServer, receiver: LoopbackServer, smtp: SmtpTestServer
+) -> None:
+    http_server.set("/feed.xml", Reply(body=rss([lab_story(n) for n in range(3)])))
+    receiver.set("/hook", Reply(status=204))
+    cli = monitor_for(
+        tmp_path,
+        http_server,
+        f"  ops: {{webhook: {receiver.url}/hook}}\n"
+        "  analysts: {email: {to: [a@example.org], from: m@example.org}}\n",
+        extra=f"smtp: {{host: 127.0.0.1, port: {smtp.port}, starttls: false}}\n",
+    )
+    result = cli.run("check")
+    assert result.returncode == 0, result.stderr
+    assert len(receiver.requests_to("/hook")) == 3
+    (mail,) = smtp.received
+    assert str(mail.message["Subject"]) == "[monitor] 3 alerts: lab-news (3)"
+    text = next(p for p in mail.message.walk() if p.get_content_type() == "text/plain")
+    assert all(f"Lab number {n} shuts" in text.get_content() for n in range(3))
+    statuses = [json.loads(line) for line in cli.run("alerts", "--json").stdout.splitlines()]
+    assert sorted((d["channel"], d["status"]) for d in statuses) == sorted(
+        [("ops", "sent")] * 3 + [("analysts", "sent")] * 3
+    )
+
+
+def test_the_daemon_holds_a_group_for_group_wait_then_sends_one_digest(
+    tmp_path: Path, http_server: LoopbackServer, receiver: LoopbackServer
+) -> None:
+    http_server.set("/feed.xml", Reply(body=rss([])))
+    receiver.set("/hook", Reply(status=204))
+    cli = monitor_for(
+        tmp_path,
+        http_server,
+        f"  ops: {{webhook: {receiver.url}/hook, group_wait: 4s, group_interval: 1h}}\n",
+    )
+    process = cli.start("run")
+    try:
+        assert wait_until(lambda: len(http_server.requests_to("/feed.xml")) >= 1, timeout=20)
+        http_server.set("/feed.xml", Reply(body=rss([lab_story(n) for n in range(4)])))
+        started = time.monotonic()
+        assert wait_until(lambda: len(receiver.requests_to("/hook")) >= 1, timeout=30)
+        waited = time.monotonic() - started
+        http_server.set("/feed.xml", Reply(body=rss([lab_story(n) for n in range(6)])))
+        # the two new alerts wait for group_interval: no second digest now
+        assert not wait_until(lambda: len(receiver.requests_to("/hook")) > 1, timeout=8)
+    finally:
+        code, _, err = stop(process)
+    assert code == 0, err
+    assert waited >= 3.5
+    (digest,) = receiver.requests_to("/hook")
+    payload = json.loads(digest.body)
+    assert payload["count"] == 4
+    assert sorted(a["title"] for a in payload["alerts"]) == [
+        f"Lab number {n} shuts" for n in range(4)
+    ]
+    assert digest.headers["idempotency-key"] == payload["id"]

@@ -16,7 +16,7 @@ from pydantic import BaseModel
 from monitor.config.schema import CHANNEL_KINDS as SCHEMA_CHANNEL_KINDS
 from monitor.config.schema import Settings
 from monitor.fetch.politeness import HostLimiter
-from monitor.model import Alert
+from monitor.model import Alert, Digest
 
 
 class Notifier(Protocol):
@@ -27,6 +27,10 @@ class Notifier(Protocol):
 
         Raise ``DeliveryError`` otherwise; ``retryable`` tells the outbox whether to try again.
         """
+        ...
+
+    async def send_digest(self, digest: Digest) -> None:
+        """Like ``send``, for several alerts as one message (channels with ``group_wait``)."""
         ...
 
     async def aclose(self) -> None:

@@ -8,7 +8,7 @@ from typing import Literal, TextIO
 
 from monitor.config.schema import ConsoleChannel
 from monitor.errors import DeliveryError
-from monitor.model import Alert
+from monitor.model import Alert, Digest
 from monitor.notify.base import Resources, register
 from monitor.notify.render import plain_text
 
@@ -41,6 +41,10 @@ class ConsoleNotifier:
             raise DeliveryError(
                 self.name, f"cannot write to the console: {type(exc).__name__}", retryable=False
             ) from exc
+
+    async def send_digest(self, digest: Digest) -> None:
+        for alert in digest.alerts:
+            await self.send(alert)
 
     async def aclose(self) -> None:
         """Flush, never close: the stream belongs to the process."""

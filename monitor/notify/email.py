@@ -19,8 +19,9 @@ from email.utils import formataddr, formatdate, getaddresses, parseaddr
 
 from monitor.config.schema import EmailChannel, SmtpSettings
 from monitor.errors import DeliveryError
-from monitor.model import Alert
+from monitor.model import Alert, Digest
 from monitor.notify.base import Resources, register
+from monitor.notify.digest import digest_html, digest_subject, digest_text
 from monitor.notify.render import cut, email_html, email_subject, email_text, one_line
 
 MESSAGE_ID_DOMAIN = "news-monitor"
@@ -28,13 +29,13 @@ MESSAGE_ID_DOMAIN = "news-monitor"
 REPLY_MAX = 200
 
 
-def message_id(alert: Alert, channel: str) -> str:
+def message_id(alert: Alert | Digest, channel: str) -> str:
     """The same for every attempt, so a receiver can drop the duplicate a lost reply causes."""
     return f"<{alert.key}.{channel}@{MESSAGE_ID_DOMAIN}>"
 
 
 def build_message(
-    alert: Alert, *, channel: str, sender: str, to: Sequence[str], date: str
+    alert: Alert | Digest, *, channel: str, sender: str, to: Sequence[str], date: str
 ) -> MIMEMultipart:
     """multipart/alternative with a text and an HTML part.
 
@@ -44,16 +45,20 @@ def build_message(
     decode it into a real line break.
     """
     message = MIMEMultipart("alternative")
+    if isinstance(alert, Digest):
+        subject, text, html = digest_subject(alert), digest_text(alert), digest_html(alert)
+    else:
+        subject, text, html = email_subject(alert), email_text(alert), email_html(alert)
     # typeshed types header values as str; compat32 messages take a Header, as documented.
-    message["Subject"] = Header(email_subject(alert), "utf-8")  # type: ignore[assignment]
+    message["Subject"] = Header(subject, "utf-8")  # type: ignore[assignment]
     message["From"] = _addresses([sender])
     message["To"] = _addresses(to)
     message["Date"] = date
     message["Message-ID"] = message_id(alert, channel)
     # RFC 3834: vacation responders and ticket systems must not answer an alert.
     message["Auto-Submitted"] = "auto-generated"
-    message.attach(MIMEText(email_text(alert), "plain", "utf-8"))
-    message.attach(MIMEText(email_html(alert), "html", "utf-8"))
+    message.attach(MIMEText(text, "plain", "utf-8"))
+    message.attach(MIMEText(html, "html", "utf-8"))
     return message
 
 
@@ -68,8 +73,15 @@ class EmailNotifier:
         return f"EmailNotifier({self.name!r}, {self._smtp.host}:{self._smtp.port})"
 
     async def send(self, alert: Alert) -> None:
+        await self._send_message(alert)
+
+    async def send_digest(self, digest: Digest) -> None:
+        await self._send_message(digest)
+
+    async def _send_message(self, content: Alert | Digest) -> None:
+        date = formatdate(usegmt=True)
         message = build_message(
-            alert, channel=self.name, sender=self._sender, to=self._to, date=formatdate(usegmt=True)
+            content, channel=self.name, sender=self._sender, to=self._to, date=date
         )
         await asyncio.to_thread(self._submit, message)
 

@@ -239,6 +239,10 @@ def _line(text: str) -> str:
     return one_line(_clean(text))
 
 
+#: the cleaning every rendered line of scraped text gets, for other renderers of this package
+clean_line = _line
+
+
 def _clean(text: str) -> str:
     """Surrogate code points (undecodable bytes smuggled into a str) become U+FFFD: UTF-8 cannot
     carry them, and they would make encoding fail at send time instead of here."""

@@ -4,15 +4,17 @@ from __future__ import annotations
 
 import json
 from datetime import UTC, datetime
+from typing import Any
 
 import httpx
 
 from monitor.config.schema import SlackChannel
 from monitor.errors import DeliveryError
 from monitor.fetch.politeness import HostLimiter
-from monitor.model import Alert
+from monitor.model import Alert, Digest
 from monitor.notify import _http
 from monitor.notify.base import Resources, register, slack_pacing
+from monitor.notify.digest import slack_digest
 from monitor.notify.render import slack_message
 
 
@@ -38,7 +40,13 @@ class SlackNotifier:
         return f"SlackNotifier({self.name!r}, {self._secrets.target!r})"
 
     async def send(self, alert: Alert) -> None:
-        body = json.dumps(slack_message(alert), ensure_ascii=False).encode("utf-8", "replace")
+        await self._post(slack_message(alert))
+
+    async def send_digest(self, digest: Digest) -> None:
+        await self._post(slack_digest(digest))
+
+    async def _post(self, message: dict[str, Any]) -> None:
+        body = json.dumps(message, ensure_ascii=False).encode("utf-8", "replace")
         async with self._pacing.slot(("slack", self._url, None)):
             answer = await _http.post(
                 self._http,

@@ -10,7 +10,7 @@ from datetime import UTC, datetime
 import httpx
 
 from monitor.config.schema import WebhookChannel
-from monitor.model import Alert
+from monitor.model import Alert, Digest
 from monitor.notify import _http
 from monitor.notify.base import Resources, register
 
@@ -46,12 +46,19 @@ class WebhookNotifier:
         return f"WebhookNotifier({self.name!r}, {self._secrets.target!r})"
 
     async def send(self, alert: Alert) -> None:
+        await self._post(alert.to_json(), alert.key)
+
+    async def send_digest(self, digest: Digest) -> None:
+        """``{"id", "count", "alerts": [...]}``, each alert as ``send`` would post it."""
+        await self._post(digest.to_json(), digest.key)
+
+    async def _post(self, payload: str, key: str) -> None:
         # Serialised once: the signature must cover exactly the bytes on the wire.
-        body = alert.to_json().encode("utf-8", "replace")
+        body = payload.encode("utf-8", "replace")
         headers = httpx.Headers(self._headers)
         # Set after the configured headers so that configuration cannot break the contract.
         headers["Content-Type"] = "application/json; charset=utf-8"
-        headers["Idempotency-Key"] = alert.key
+        headers["Idempotency-Key"] = key
         if self._secret is not None:
             headers[SIGNATURE_HEADER] = sign(self._secret, body)
         answer = await _http.post(

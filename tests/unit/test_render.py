@@ -436,3 +436,41 @@ def test_email_message_is_multipart_alternative_with_a_deterministic_message_id(
     assert [p.get_content_type() for p in parsed.iter_parts()] == ["text/plain", "text/html"]
     assert parsed["Message-ID"] == "<0123456789abcdef0123456789abcdef.ops-mail@news-monitor>"
     assert parsed["Auto-Submitted"] == "auto-generated"
+
+
+HOSTILE_TITLE = "<!channel> <@U123> <http://evil|click> <script>x</script> & co"
+
+
+def test_digests_escape_every_alert_for_slack_and_html() -> None:
+    from monitor.model import Digest
+    from monitor.notify.digest import digest_html, digest_subject, slack_digest
+
+    alerts = tuple(
+        make_alert(key=f"{n:032x}", title=HOSTILE_TITLE, rule="r\r\nBcc: x") for n in range(3)
+    )
+    digest = Digest(alerts=alerts)
+    message = slack_digest(digest)
+    flat = json.dumps(message)
+    for markup in ("<!channel>", "<@U123>", "<http://evil|click>", "<script>"):
+        assert markup not in flat
+    assert len(message["blocks"]) == 3
+    assert "&lt;!channel&gt;" in message["blocks"][0]["text"]["text"]
+    html = digest_html(digest)
+    assert "<script>" not in html
+    assert html.count("&lt;script&gt;") == 3
+    subject = digest_subject(digest)
+    assert "\n" not in subject
+    assert "\r" not in subject
+    assert subject.startswith("[monitor] 3 alerts: r Bcc: x (3)")
+
+
+def test_a_slack_digest_keeps_to_the_block_limit() -> None:
+    from monitor.model import Digest
+    from monitor.notify.digest import slack_digest
+    from monitor.notify.render import SLACK_BLOCKS_MAX
+
+    digest = Digest(alerts=tuple(make_alert(key=f"{n:032x}") for n in range(80)))
+    blocks = slack_digest(digest)["blocks"]
+    assert len(blocks) == SLACK_BLOCKS_MAX
+    assert blocks[-1]["elements"][0]["text"] == "and 31 more alerts"
+    assert Digest(alerts=digest.alerts[::-1]).key == digest.key
