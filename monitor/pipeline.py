@@ -11,8 +11,9 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
+from collections import defaultdict
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
 from typing import Literal
 
@@ -24,11 +25,12 @@ from monitor.match import Rule, RuleSet
 from monitor.match.prefilter import rule_set_for
 from monitor.model import Alert, KeyedItem, Outgoing
 from monitor.schedule import after_failure, after_success, cache_hint, is_due
-from monitor.silences import silencing
+from monitor.silences import Silence, silencing
 from monitor.sources.normalize import keyed
 from monitor.sources.read import accept_header, read_source, source_url
 from monitor.sources.text import ParsedFeed
 from monitor.store import SourceState, Store
+from monitor.stories import earlier_telling
 
 logger = logging.getLogger(__name__)
 
@@ -62,6 +64,9 @@ class Runtime:
     clock: Callable[[], datetime] = utcnow
     #: fetches article pages for sources with ``fulltext``; None leaves items as their feed has them
     fulltext: FullText | None = None
+    #: one source at a time decides what to hold back and commits, so that two feeds telling
+    #: one story in the same pass see each other's alert
+    commit_lock: asyncio.Lock = field(default_factory=asyncio.Lock)
 
 
 def plan_alerts(
@@ -92,22 +97,44 @@ def plan_alerts(
 async def _held_back(
     rt: Runtime, planned: list[tuple[KeyedItem, list[Outgoing]]]
 ) -> list[tuple[KeyedItem, list[Outgoing]]]:
-    """Alerts that a silence mutes stay recorded, marked with the silence, and are not sent."""
+    """Alerts muted by a silence, or telling a story alerted within ``repeat_interval``, stay
+    recorded with the reason and are not sent."""
     now = rt.clock()
     silences = await asyncio.to_thread(rt.store.silences, active_at=now)
-    if not silences:
-        return planned
+    repeat = rt.settings.defaults.repeat_interval
+    told: dict[str, list[tuple[str, str]]] = defaultdict(list)
+    if repeat:
+        for rule, key, title in await asyncio.to_thread(rt.store.alerts_since, now - repeat):
+            told[rule].append((key, title))
     held = []
     for entry, outgoing in planned:
         marked = []
         for out in outgoing:
-            silence = silencing(silences, out.alert, now)
-            if silence is not None:
-                logger.info("alert %s %s", out.alert.key, silence.describe())
-                out = replace(out, held=silence.describe())
+            reason = _hold_reason(out, silences, told if repeat else None, now)
+            if reason:
+                logger.info("alert %s (%s) not sent: %s", out.alert.key, out.alert.rule, reason)
+                out = replace(out, held=reason)
+            if repeat:
+                told[out.alert.rule].append((out.alert.key, out.alert.title))
             marked.append(out)
         held.append((entry, marked))
     return held
+
+
+def _hold_reason(
+    out: Outgoing,
+    silences: list[Silence],
+    told: Mapping[str, list[tuple[str, str]]] | None,
+    now: datetime,
+) -> str:
+    silence = silencing(silences, out.alert, now)
+    if silence is not None:
+        return silence.describe()
+    if told is not None:
+        earlier = earlier_telling(out.alert.title, told.get(out.alert.rule, []))
+        if earlier is not None:
+            return f"repeat of alert {earlier}, the same story within repeat_interval"
+    return ""
 
 
 async def _with_full_text(
@@ -171,9 +198,12 @@ async def _fetch_and_parse(
     planned: list[tuple[KeyedItem, list[Outgoing]]] = (
         [(e, []) for e in new] if baseline else plan_alerts(rt.rules, new, rt.settings.channels)
     )
-    if any(outgoing for _, outgoing in planned):
-        planned = await _held_back(rt, planned)
-    committed = await asyncio.to_thread(rt.store.commit_items, source.name, planned, at=rt.clock())
+    async with rt.commit_lock:
+        if any(outgoing for _, outgoing in planned):
+            planned = await _held_back(rt, planned)
+        committed = await asyncio.to_thread(
+            rt.store.commit_items, source.name, planned, at=rt.clock()
+        )
     now = rt.clock()
     await asyncio.to_thread(
         rt.store.record_fetch_success,

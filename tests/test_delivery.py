@@ -282,3 +282,40 @@ def test_the_daemon_holds_a_group_for_group_wait_then_sends_one_digest(
         f"Lab number {n} shuts" for n in range(4)
     ]
     assert digest.headers["idempotency-key"] == payload["id"]
+
+
+@pytest.mark.parametrize(("repeat", "sent"), [("1d", 1), ("0s", 2)])
+def test_a_story_retold_by_another_feed_is_recorded_but_not_sent_again(
+    tmp_path: Path, http_server: LoopbackServer, receiver: LoopbackServer, repeat: str, sent: int
+) -> None:
+    first = {**STORY, "title": "Amazon to close Shanghai AI lab"}
+    retold = {
+        "guid": "other-wire-1",
+        "title": "Amazon closes its Shanghai AI lab - report",
+        "link": "https://other.example.net/amazon-lab",
+        "description": "The lab shuts.",
+    }
+    http_server.set("/feed.xml", Reply(body=rss([first])))
+    http_server.set("/other.xml", Reply(body=rss([retold])))
+    receiver.set("/hook", Reply(status=204))
+    cli = monitor_for(
+        tmp_path,
+        http_server,
+        f"  ops: {{webhook: {receiver.url}/hook}}\n",
+        extra=f"defaults: {{repeat_interval: {repeat}}}\n",
+    )
+    text = cli.config.read_text().replace(
+        "sources:\n",
+        f"sources:\n  - {{name: other, feed: {http_server.url}/other.xml}}\n",
+    )
+    cli.write_config(text)
+    assert cli.run("check").returncode == 0
+    assert cli.run("check").returncode == 0
+    assert len(receiver.requests_to("/hook")) == sent
+    held = [
+        json.loads(line)
+        for line in cli.run("alerts", "--status", "silenced", "--json").stdout.splitlines()
+    ]
+    assert len(held) == 2 - sent
+    if held:
+        assert held[0]["last_error"].startswith("repeat of alert ")

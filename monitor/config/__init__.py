@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from pydantic import BaseModel, ValidationError
 
@@ -11,9 +12,9 @@ from monitor.config import schema
 from monitor.config.schema import Settings
 from monitor.config.yamlfile import read_yaml, validation_problems
 from monitor.errors import ConfigError, Problem
-from monitor.match.examples import failing_examples
-from monitor.match.lists import LISTS_FOLDER, load_lists
-from monitor.match.syntax import Rule, parse_rules
+
+if TYPE_CHECKING:
+    from monitor.match.syntax import Rule
 
 RULE_SUFFIXES = (".yaml", ".yml")
 
@@ -81,6 +82,9 @@ def load_settings(path: Path) -> Settings:
 
 def rule_files(rules_dir: Path) -> list[Path]:
     """Every rule file under ``rules_dir``; named term lists live apart, in ``lists/``."""
+    # imported here: the rule language reads its own settings from this package
+    from monitor.match.lists import LISTS_FOLDER
+
     lists = rules_dir / LISTS_FOLDER
     return sorted(
         p
@@ -100,6 +104,10 @@ def load_rules(rules_dir: Path, channels: set[str]) -> tuple[Rule, ...]:
     A rule whose examples no longer hold is a problem too, so an edit that breaks a rule is caught
     by ``monitor validate`` and refused by a running daemon.
     """
+    from monitor.match.examples import failing_examples
+    from monitor.match.lists import load_lists
+    from monitor.match.syntax import parse_rules
+
     if not rules_dir.is_dir():
         raise ConfigError.single(str(rules_dir), 1, 1, "rules folder not found")
     problems: list[Problem] = []

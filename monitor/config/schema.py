@@ -285,6 +285,9 @@ class Defaults(Strict):
     host_spacing: DurationOrZero = timedelta(milliseconds=250)
     #: a delivery still failing after this long is dead-lettered
     delivery_max_age: Duration = timedelta(hours=24)
+    #: a story alerted again under another URL, feed or wording within this long is recorded,
+    #: not sent; 0s alerts every telling
+    repeat_interval: DurationOrZero = timedelta(days=1)
     #: how long ``monitor check`` keeps retrying deliveries before leaving them to the next pass
     delivery_budget: Duration = timedelta(seconds=60)
     fulltext: bool | Literal["auto"] = False

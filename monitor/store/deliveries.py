@@ -66,6 +66,18 @@ class DeliveryRecords:
         with self._transaction("reading deliveries") as conn:
             return [_delivery(r._mapping) for r in conn.execute(query).all()]
 
+    def alerts_since(self, since: datetime) -> list[tuple[str, str, str]]:
+        """``(rule, key, title)`` of the alerts recorded since ``since``, oldest first."""
+        a = schema.alerts
+        query = (
+            select(a.c.rule, a.c.key, a.c.payload)
+            .where(a.c.created_at >= rows.utc(since))
+            .order_by(a.c.created_at, a.c.id)
+        )
+        with self._transaction("reading recent alerts") as conn:
+            found = conn.execute(query).all()
+        return [(rule, key, json.loads(payload)["title"]) for rule, key, payload in found]
+
     def _update_delivery(
         self, delivery_id: int, values: Mapping[str, Any], *, only_pending: bool
     ) -> None:
