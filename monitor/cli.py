@@ -14,7 +14,7 @@ from monitor import __version__
 from monitor.cli_delivery import alerts, silence
 from monitor.cli_support import ReportedError, config_path
 from monitor.cli_support import load_from_context as _load
-from monitor.config import load_rules, load_settings, resolve_rules_dir
+from monitor.config import load_rules, load_settings, load_templates_of, resolve_rules_dir
 from monitor.errors import ConfigError, MonitorError
 from monitor.logs import setup_logging
 
@@ -52,6 +52,10 @@ def validate(ctx: click.Context) -> None:
         try:
             rules_dir = resolve_rules_dir(path, settings)
             rules_count = len(load_rules(rules_dir, set(settings.channels)))
+        except ConfigError as exc:
+            problems.extend(exc.problems)
+        try:
+            load_templates_of(path, settings)
         except ConfigError as exc:
             problems.extend(exc.problems)
     for problem in problems:

@@ -95,7 +95,9 @@ async def open_services(config: Config, *, stdout: TextIO | None = None) -> Asyn
     delivery_http = httpx.AsyncClient(
         timeout=httpx.Timeout(15.0), follow_redirects=False, headers={"User-Agent": USER_AGENT}
     )
-    channels = build_channels(settings, http=delivery_http, stdout=stdout)
+    channels = build_channels(
+        settings, http=delivery_http, stdout=stdout, templates=config.templates
+    )
     runtime = Runtime(
         settings=settings,
         store=store,

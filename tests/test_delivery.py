@@ -319,3 +319,38 @@ def test_a_story_retold_by_another_feed_is_recorded_but_not_sent_again(
     assert len(held) == 2 - sent
     if held:
         assert held[0]["last_error"].startswith("repeat of alert ")
+
+
+def test_user_templates_shape_email_and_slack_and_validate_checks_them(
+    tmp_path: Path, http_server: LoopbackServer, receiver: LoopbackServer, smtp: SmtpTestServer
+) -> None:
+    http_server.set("/feed.xml", Reply(body=rss([HOSTILE])))
+    receiver.set("/slack", Reply(body="ok"))
+    templates = tmp_path / "templates"
+    templates.mkdir()
+    (templates / "email.subject").write_text("{{ severity|upper }}\n{{ title }}")
+    (templates / "email.html").write_text("<h1>{{ title }}</h1><p>{{ why }}</p>")
+    (templates / "slack.md").write_text("*{{ title }}* from {{ source }}")
+    cli = monitor_for(
+        tmp_path,
+        http_server,
+        f"  newsroom: {{slack: {receiver.url}/slack}}\n"
+        "  analysts: {email: {to: [a@example.org], from: m@example.org}}\n",
+        extra=f"smtp: {{host: 127.0.0.1, port: {smtp.port}, starttls: false}}\n"
+        "templates: templates\n",
+    )
+    assert cli.run("validate").returncode == 0
+    assert cli.run("check").returncode == 0
+    (mail,) = smtp.received
+    assert str(mail.message["Subject"]).startswith("INFO <!channel> <@U123>")
+    html = next(p for p in mail.message.walk() if p.get_content_type() == "text/html")
+    assert html.get_content().startswith("<h1>&lt;!channel&gt; &lt;@U123&gt;")
+    (slack,) = receiver.requests_to("/slack")
+    section = json.loads(slack.body)["blocks"][0]["text"]["text"]
+    assert section.startswith("*&lt;!channel&gt; &lt;@U123&gt;")
+    assert section.endswith("* from wire")
+
+    (templates / "slack.md").write_text("{{ nope }}")
+    result = cli.run("validate")
+    assert result.returncode == 1
+    assert f"{templates}/slack.md:1:1: cannot render a sample alert" in result.stdout

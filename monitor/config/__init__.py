@@ -15,6 +15,7 @@ from monitor.errors import ConfigError, Problem
 
 if TYPE_CHECKING:
     from monitor.match.syntax import Rule
+    from monitor.notify.templates import Templates
 
 RULE_SUFFIXES = (".yaml", ".yml")
 
@@ -35,6 +36,7 @@ class Config:
     path: Path
     settings: Settings
     rules: tuple[Rule, ...]
+    templates: Templates
 
     @property
     def base_dir(self) -> Path:
@@ -148,8 +150,27 @@ def load_rules(rules_dir: Path, channels: set[str]) -> tuple[Rule, ...]:
     return tuple(rules)
 
 
+def load_templates_of(path: Path, settings: Settings) -> Templates:
+    from monitor.notify.templates import NO_TEMPLATES, load_templates
+
+    if settings.templates is None:
+        return NO_TEMPLATES
+    folder = Path(settings.templates)
+    return load_templates(folder if folder.is_absolute() else path.parent / folder)
+
+
 def load_config(path: Path) -> Config:
-    """Settings and rules together; problems in both are reported in one error."""
+    """Settings, rules and templates together; problems in all of them are reported at once."""
     settings = load_settings(path)
-    rules = load_rules(resolve_rules_dir(path, settings), set(settings.channels))
-    return Config(path=path, settings=settings, rules=rules)
+    problems: list[Problem] = []
+    try:
+        rules = load_rules(resolve_rules_dir(path, settings), set(settings.channels))
+    except ConfigError as exc:
+        problems += exc.problems
+    try:
+        templates = load_templates_of(path, settings)
+    except ConfigError as exc:
+        problems += exc.problems
+    if problems:
+        raise ConfigError(problems)
+    return Config(path=path, settings=settings, rules=rules, templates=templates)

@@ -313,6 +313,8 @@ class HealthSettings(Strict):
 class Settings(Strict):
     state: str = "state/monitor.db"
     rules: str = "rules/"
+    #: a folder of message templates overriding the built-in ones (see monitor.notify.templates)
+    templates: str | None = None
     smtp: SmtpSettings | None = None
     defaults: Defaults = Defaults()
     health: HealthSettings = HealthSettings()

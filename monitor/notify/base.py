@@ -17,6 +17,7 @@ from monitor.config.schema import CHANNEL_KINDS as SCHEMA_CHANNEL_KINDS
 from monitor.config.schema import Settings
 from monitor.fetch.politeness import HostLimiter
 from monitor.model import Alert, Digest
+from monitor.notify.templates import NO_TEMPLATES, Templates
 
 
 class Notifier(Protocol):
@@ -55,6 +56,8 @@ class Resources:
     http: httpx.AsyncClient
     #: the console channel's stream; ``None`` means whatever ``sys.stdout`` is at send time
     stdout: TextIO | None = None
+    #: the user's message templates; empty means the built-in ones
+    templates: Templates = NO_TEMPLATES
     #: Slack's per-webhook rate limit, shared by every Slack channel of the config
     slack_pacing: HostLimiter = field(
         default_factory=lambda: HostLimiter(concurrency=1, spacing=1.0)
@@ -86,10 +89,14 @@ def channel_kind(config: BaseModel) -> str:
 
 
 def build_channels(
-    settings: Settings, *, http: httpx.AsyncClient, stdout: TextIO | None = None
+    settings: Settings,
+    *,
+    http: httpx.AsyncClient,
+    stdout: TextIO | None = None,
+    templates: Templates = NO_TEMPLATES,
 ) -> dict[str, Notifier]:
     """One notifier per ``settings.channels`` entry, under the same name."""
-    resources = Resources(settings=settings, http=http, stdout=stdout)
+    resources = Resources(settings=settings, http=http, stdout=stdout, templates=templates)
     notifiers: dict[str, Notifier] = {}
     for name, config in settings.channels.items():
         kind = channel_kind(config)

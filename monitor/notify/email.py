@@ -22,7 +22,8 @@ from monitor.errors import DeliveryError
 from monitor.model import Alert, Digest
 from monitor.notify.base import Resources, register
 from monitor.notify.digest import digest_html, digest_subject, digest_text
-from monitor.notify.render import cut, email_html, email_subject, email_text, one_line
+from monitor.notify.render import SUBJECT_MAX, cut, email_html, email_subject, email_text, one_line
+from monitor.notify.templates import NO_TEMPLATES, Templates
 
 MESSAGE_ID_DOMAIN = "news-monitor"
 #: how much of a server reply an error message quotes
@@ -35,7 +36,13 @@ def message_id(alert: Alert | Digest, channel: str) -> str:
 
 
 def build_message(
-    alert: Alert | Digest, *, channel: str, sender: str, to: Sequence[str], date: str
+    alert: Alert | Digest,
+    *,
+    channel: str,
+    sender: str,
+    to: Sequence[str],
+    date: str,
+    templates: Templates = NO_TEMPLATES,
 ) -> MIMEMultipart:
     """multipart/alternative with a text and an HTML part.
 
@@ -48,7 +55,12 @@ def build_message(
     if isinstance(alert, Digest):
         subject, text, html = digest_subject(alert), digest_text(alert), digest_html(alert)
     else:
-        subject, text, html = email_subject(alert), email_text(alert), email_html(alert)
+        subject = email_subject(alert)
+        if (custom := templates.render("email.subject", alert)) is not None:
+            # whatever the template writes, the subject stays one line of bounded length
+            subject = cut(one_line(custom), SUBJECT_MAX)
+        text = templates.render("email.txt", alert) or email_text(alert)
+        html = templates.render("email.html", alert) or email_html(alert)
     # typeshed types header values as str; compat32 messages take a Header, as documented.
     message["Subject"] = Header(subject, "utf-8")  # type: ignore[assignment]
     message["From"] = _addresses([sender])
@@ -63,8 +75,17 @@ def build_message(
 
 
 class EmailNotifier:
-    def __init__(self, name: str, *, sender: str, to: Sequence[str], smtp: SmtpSettings) -> None:
+    def __init__(
+        self,
+        name: str,
+        *,
+        sender: str,
+        to: Sequence[str],
+        smtp: SmtpSettings,
+        templates: Templates = NO_TEMPLATES,
+    ) -> None:
         self.name = name
+        self._templates = templates
         self._sender = sender
         self._to = list(to)
         self._smtp = smtp
@@ -81,7 +102,12 @@ class EmailNotifier:
     async def _send_message(self, content: Alert | Digest) -> None:
         date = formatdate(usegmt=True)
         message = build_message(
-            content, channel=self.name, sender=self._sender, to=self._to, date=date
+            content,
+            channel=self.name,
+            sender=self._sender,
+            to=self._to,
+            date=date,
+            templates=self._templates,
         )
         await asyncio.to_thread(self._submit, message)
 
@@ -211,4 +237,10 @@ def email_channel(name: str, config: EmailChannel, resources: Resources) -> Emai
     if smtp is None:
         # The schema already requires smtp: with an email channel; this guards other callers.
         raise ValueError("an email channel needs the smtp: settings")
-    return EmailNotifier(name, sender=config.email.from_, to=config.email.to, smtp=smtp)
+    return EmailNotifier(
+        name,
+        sender=config.email.from_,
+        to=config.email.to,
+        smtp=smtp,
+        templates=resources.templates,
+    )

@@ -15,7 +15,8 @@ from monitor.model import Alert, Digest
 from monitor.notify import _http
 from monitor.notify.base import Resources, register, slack_pacing
 from monitor.notify.digest import slack_digest
-from monitor.notify.render import slack_message
+from monitor.notify.render import SLACK_SECTION_MAX, cut, slack_message
+from monitor.notify.templates import NO_TEMPLATES, Templates
 
 
 class SlackNotifier:
@@ -27,8 +28,10 @@ class SlackNotifier:
         http: httpx.AsyncClient,
         deadline: float = _http.DEFAULT_DEADLINE,
         pacing: HostLimiter | None = None,
+        templates: Templates = NO_TEMPLATES,
     ) -> None:
         self.name = name
+        self._templates = templates
         self._url = url
         self._http = http
         self._deadline = deadline
@@ -40,7 +43,10 @@ class SlackNotifier:
         return f"SlackNotifier({self.name!r}, {self._secrets.target!r})"
 
     async def send(self, alert: Alert) -> None:
-        await self._post(slack_message(alert))
+        message = slack_message(alert)
+        if (custom := self._templates.render("slack.md", alert)) is not None:
+            message["blocks"][0]["text"]["text"] = cut(custom, SLACK_SECTION_MAX) or "(empty)"
+        await self._post(message)
 
     async def send_digest(self, digest: Digest) -> None:
         await self._post(slack_digest(digest))
@@ -75,4 +81,10 @@ class SlackNotifier:
 
 @register("slack")
 def slack_channel(name: str, config: SlackChannel, resources: Resources) -> SlackNotifier:
-    return SlackNotifier(name, config.slack, http=resources.http, pacing=resources.slack_pacing)
+    return SlackNotifier(
+        name,
+        config.slack,
+        http=resources.http,
+        pacing=resources.slack_pacing,
+        templates=resources.templates,
+    )
