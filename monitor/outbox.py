@@ -83,10 +83,12 @@ class Outbox:
         max_age: timedelta,
         clock: Callable[[], datetime],
         grouping: Mapping[str, Grouping] | None = None,
+        max_attempts: int = 20,
     ) -> None:
         self.store = store
         self.channels = channels
         self.max_age = max_age
+        self.max_attempts = max_attempts
         self.clock = clock
         self.grouping = dict(grouping or {})
         self._last_digest: dict[str, datetime] = {}
@@ -207,8 +209,12 @@ class Outbox:
         """Record a failed try; True when the row will be tried again."""
         now = self.clock()
         too_old = now - row.created_at >= self.max_age
-        if not exc.retryable or too_old:
-            reason = str(exc) if not too_old else f"{exc} (gave up after {self.max_age})"
+        too_many = row.attempts + 1 >= self.max_attempts
+        if not exc.retryable or too_old or too_many:
+            reason = str(exc)
+            if exc.retryable:
+                given = f"{row.attempts + 1} tries" if too_many else str(self.max_age)
+                reason = f"{exc} (gave up after {given})"
             logger.error("alert %s to %s dead-lettered: %s", row.alert.key, row.channel, reason)
             await asyncio.to_thread(self.store.mark_dead, row.id, at=now, error=reason)
             return False

@@ -114,6 +114,7 @@ async def open_services(config: Config, *, stdout: TextIO | None = None) -> Asyn
         store,
         channels,
         max_age=settings.defaults.delivery_max_age,
+        max_attempts=settings.defaults.delivery_max_attempts,
         clock=utcnow,
         grouping=grouping,
     )

@@ -354,3 +354,29 @@ def test_user_templates_shape_email_and_slack_and_validate_checks_them(
     result = cli.run("validate")
     assert result.returncode == 1
     assert f"{templates}/slack.md:1:1: cannot render a sample alert" in result.stdout
+
+
+def test_a_delivery_is_dead_lettered_after_max_attempts_and_can_be_retried(
+    tmp_path: Path, http_server: LoopbackServer, receiver: LoopbackServer
+) -> None:
+    http_server.set("/feed.xml", Reply(body=rss([STORY])))
+    receiver.set("/hook", Reply(status=503))
+    cli = monitor_for(
+        tmp_path,
+        http_server,
+        f"  ops: {{webhook: {receiver.url}/hook}}\n",
+        extra="defaults: {delivery_max_attempts: 2}\n",
+    )
+    assert cli.run("check").returncode == 0
+    assert len(receiver.requests_to("/hook")) == 2
+    (dead,) = [json.loads(line) for line in cli.run("alerts", "--json").stdout.splitlines()]
+    assert dead["status"] == "dead"
+    assert dead["last_error"].endswith("(gave up after 2 tries)")
+
+    receiver.set("/hook", Reply(status=204))
+    retried = cli.run("alerts", "retry", str(dead["id"]))
+    assert retried.stdout.startswith("1 dead deliveries queued again")
+    assert cli.run("check").returncode == 0
+    assert len(receiver.requests_to("/hook")) == 3
+    (sent,) = [json.loads(line) for line in cli.run("alerts", "--json").stdout.splitlines()]
+    assert (sent["status"], sent["attempts"]) == ("sent", 1)

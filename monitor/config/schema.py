@@ -283,8 +283,9 @@ class Defaults(Strict):
     host_concurrency: int = Field(default=2, gt=0)
     #: pause between the starts of two requests to one host; 0s for none
     host_spacing: DurationOrZero = timedelta(milliseconds=250)
-    #: a delivery still failing after this long is dead-lettered
+    #: a delivery still failing after this long, or this many tries, is dead-lettered
     delivery_max_age: Duration = timedelta(hours=24)
+    delivery_max_attempts: int = Field(default=20, gt=0)
     #: a story alerted again under another URL, feed or wording within this long is recorded,
     #: not sent; 0s alerts every telling
     repeat_interval: DurationOrZero = timedelta(days=1)

@@ -118,7 +118,8 @@ class DeliveryRecords:
         statement = (
             update(d)
             .where(d.c.status == "dead")
-            .values(status="pending", next_attempt_at=now, updated_at=now)
+            # a fresh count of tries: the retry is a new decision, not the old one continued
+            .values(status="pending", attempts=0, next_attempt_at=now, updated_at=now)
         )
         if delivery_ids is not None:
             statement = statement.where(d.c.id.in_(list(delivery_ids)))
