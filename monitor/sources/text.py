@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import importlib.util
 import re
 import warnings
 from dataclasses import dataclass
@@ -43,13 +44,17 @@ def html_to_text(markup: str, limit: int = TEXT_LIMIT) -> str:
     return clean_text(soup.get_text(" "), limit)
 
 
+#: lxml where it is installed (faster on big pages), else the standard library's parser
+HTML_PARSER = "lxml" if importlib.util.find_spec("lxml") is not None else "html.parser"
+
+
 def parse_html(markup: str | bytes) -> BeautifulSoup | None:
-    """bs4 with html.parser; None for markup the parser gives up on (``<![0`` and the like)."""
+    """bs4 with lxml or html.parser; None for markup the parser gives up on (``<![0``)."""
     with warnings.catch_warnings():
         # Markup that looks like a URL or file name is still just markup here.
         warnings.simplefilter("ignore", MarkupResemblesLocatorWarning)
         try:
-            return BeautifulSoup(markup, "html.parser")
+            return BeautifulSoup(markup, HTML_PARSER)
         except ParserRejectedMarkup:
             return None
 
