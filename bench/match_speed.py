@@ -99,7 +99,7 @@ PLACES = [
 def company_names(rng: random.Random, count: int) -> list[str]:
     names: set[str] = set()
     while len(names) < count:
-        names.add("".join(rng.choice(SYLLABLES) for _ in range(4)).capitalize())
+        names.add("".join(rng.choice(SYLLABLES) for _ in range(5)).capitalize())
     return sorted(names)
 
 
@@ -160,7 +160,13 @@ def main() -> None:
     parser.add_argument("--rules", type=int, default=1000)
     parser.add_argument("--items", type=int, default=20000)
     parser.add_argument("--sample", type=int, default=300, help="items for every-rule matching")
+    parser.add_argument(
+        "--scaling", action="store_true", help="100, 1,000 and 10,000 rules on the same items"
+    )
     args = parser.parse_args()
+    if args.scaling:
+        scaling(args.items)
+        return
     rng = random.Random(7)
     with tempfile.TemporaryDirectory() as scratch:
         started = time.perf_counter()
@@ -202,6 +208,23 @@ def main() -> None:
     print(f"prefilter speed-up:        {rate / every_rate:>10.0f}x")
     print(f"same matches on the sample: {sampled == every_rule} ({sampled})")
     print(f"target 20,000 items/s:     {'met' if rate >= 20_000 else 'NOT met'}")
+
+
+def scaling(item_count: int) -> None:
+    """How the cost per item grows with the number of rules (target: 1,000 at most 3x 100)."""
+    rates: dict[int, float] = {}
+    for count in (100, 1000, 10000):
+        rng = random.Random(7)
+        with tempfile.TemporaryDirectory() as scratch:
+            rules, companies = build_rules(Path(scratch), count, rng)
+        items = news_items(item_count, companies, rng)
+        rule_set = RuleSet(rules)
+        started = time.perf_counter()
+        matched = sum(len(rule_set.matches(item)) for item in items)
+        rates[count] = len(items) / (time.perf_counter() - started)
+        print(f"{count:>6} rules: {rates[count]:>10,.0f} items/s ({matched} matches)")
+    print(f"cost of 1,000 rules / 100 rules: {rates[100] / rates[1000]:.2f}x (target <= 3)")
+    print(f"10,000 rules: {'met' if rates[10000] >= 10_000 else 'NOT met'} (target 10,000 items/s)")
 
 
 if __name__ == "__main__":
