@@ -40,6 +40,8 @@ Responder = Reply | list[Reply] | Callable[[Recorded], Reply]
 
 class _QuietServer(ThreadingHTTPServer):
     daemon_threads = True
+    # the default backlog of 5 drops connections when a client opens a hundred at once
+    request_queue_size = 512
 
     def handle_error(self, request: object, client_address: object) -> None:
         # A client that hangs up (a capped reader, a timed-out sender) is expected here.
@@ -50,6 +52,8 @@ class _QuietServer(ThreadingHTTPServer):
 class LoopbackServer:
     def __init__(self) -> None:
         self._routes: dict[str, Responder] = {}
+        #: answers paths that have no route of their own (many feeds from one function)
+        self._default: Responder | None = None
         self._lock = threading.Lock()
         self.requests: list[Recorded] = []
         server = self
@@ -110,6 +114,10 @@ class LoopbackServer:
         with self._lock:
             self._routes[path] = list(responder) if isinstance(responder, list) else responder
 
+    def set_default(self, responder: Responder) -> None:
+        with self._lock:
+            self._default = responder
+
     def requests_to(self, path: str) -> list[Recorded]:
         with self._lock:
             return [r for r in self.requests if r.path == path]
@@ -120,6 +128,8 @@ class LoopbackServer:
             responder = self._routes.get(recorded.path.split("?")[0]) or self._routes.get(
                 recorded.path
             )
+            if responder is None:
+                responder = self._default
             if responder is None:
                 return Reply(status=404, body=b"not found")
             if isinstance(responder, list):

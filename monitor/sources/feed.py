@@ -53,13 +53,14 @@ def _entry_to_item(source: str, entry: Any, base_url: str) -> Item:
     )
     return Item(
         source=source,
-        title=html_to_text(entry.get("title", ""), TITLE_LIMIT),
+        # feedparser may hold None for an element it could not read (with lxml installed, too)
+        title=html_to_text(entry.get("title") or "", TITLE_LIMIT),
         url=join_url(base_url, link.strip()) if link else "",
-        summary=html_to_text(entry.get("summary", "")),
-        content=html_to_text(" ".join(c.get("value", "") for c in content)) if content else "",
+        summary=html_to_text(entry.get("summary") or ""),
+        content=html_to_text(" ".join(c.get("value") or "" for c in content)) if content else "",
         published=_published(entry),
-        guid=clean_text(entry.get("id", ""), 1000),
-        author=clean_text(entry.get("author", ""), 200),
+        guid=clean_text(entry.get("id") or "", 1000),
+        author=clean_text(entry.get("author") or "", 200),
         tags=tags,
     )
 

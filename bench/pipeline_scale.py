@@ -1,0 +1,114 @@
+"""The whole pipeline over many feeds: first pass, all-304 pass, wall time and peak memory.
+
+    .venv/bin/python bench/pipeline_scale.py [--feeds 1000] [--items 30] [--rules 1000] [--delay 0]
+
+Feeds are served from a loopback server (every feed on one host, so the per-host limits are
+raised for the run); each run is ``monitor check`` in a subprocess on a fresh SQLite store, with
+``--rules`` generated rules of the full language. ``--delay`` holds every response that many
+seconds, to stand in for the internet's latency. The second pass finds every feed unchanged
+(HTTP 304). Figures are printed, not asserted: machines here are shared and noisy.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import random
+import resource
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+from bench.match_speed import build_rules  # noqa: E402
+from tests.servers import LoopbackServer, Recorded, Reply  # noqa: E402
+
+
+def feed_body(index: int, items: int) -> bytes:
+    entries = "".join(
+        f"<item><title>Story {index}-{n}: council reviews the budget for the {n}th time</title>"
+        f"<link>https://news{index % 50}.example.org/{index}/{n}</link>"
+        f"<guid>feed-{index}-item-{n}</guid>"
+        f"<description>Officials met on Tuesday to discuss spending plans, schools and roads "
+        f"for the coming year; item {n} of feed {index}.</description></item>"
+        for n in range(items)
+    )
+    return (
+        f'<?xml version="1.0"?><rss version="2.0"><channel><title>Feed {index}</title>'
+        f"<link>https://news.example.org/</link>{entries}</channel></rss>"
+    ).encode()
+
+
+def responder(items: int, delay: float):  # type: ignore[no-untyped-def]
+    bodies: dict[str, bytes] = {}
+
+    def reply(request: Recorded) -> Reply:
+        index = int(request.path.rsplit("/", 1)[-1].split(".")[0])
+        etag = f'"feed-{index}"'
+        if request.headers.get("if-none-match") == etag:
+            return Reply(status=304, headers={"ETag": etag}, delay=delay)
+        body = bodies.setdefault(request.path, feed_body(index, items))
+        headers = {"ETag": etag, "Content-Type": "application/rss+xml"}
+        return Reply(body=body, headers=headers, delay=delay)
+
+    return reply
+
+
+def run_check(config: Path) -> tuple[float, str]:
+    started = time.perf_counter()
+    result = subprocess.run(
+        [sys.executable, "-m", "monitor", "--config", str(config), "check"],
+        capture_output=True,
+        text=True,
+        check=False,
+        cwd=config.parent,
+        env={k: v for k, v in os.environ.items() if not k.lower().endswith("_proxy")},
+    )
+    seconds = time.perf_counter() - started
+    if result.returncode != 0:
+        raise SystemExit(f"monitor check failed:\n{result.stderr[-2000:]}")
+    return seconds, result.stdout.strip().splitlines()[-1]
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--feeds", type=int, default=1000)
+    parser.add_argument("--items", type=int, default=30)
+    parser.add_argument("--rules", type=int, default=1000)
+    parser.add_argument("--delay", type=float, default=0.0)
+    args = parser.parse_args()
+
+    server = LoopbackServer().start()
+    server.set_default(responder(args.items, args.delay))
+    try:
+        with tempfile.TemporaryDirectory() as scratch:
+            folder = Path(scratch)
+            build_rules(folder / "rules", args.rules, random.Random(7))
+            sources = "".join(
+                f"  - {{name: feed-{i}, feed: {server.url}/feeds/{i}.xml}}\n"
+                for i in range(args.feeds)
+            )
+            config = folder / "monitor.yaml"
+            config.write_text(
+                "state: state/monitor.db\nrules: rules\n"
+                "defaults: {host_concurrency: 100, host_spacing: 0s, concurrency: 100}\n"
+                f"sources:\n{sources}channels:\n  c: {{console: {{format: json}}}}\n"
+            )
+            first, first_line = run_check(config)
+            second, second_line = run_check(config)
+    finally:
+        server.stop()
+    peak_mb = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024
+    total = args.feeds * args.items
+    print(f"{args.feeds} feeds x {args.items} items, {args.rules} rules, delay {args.delay}s")
+    print(f"first pass:  {first:6.1f} s  ({total / first:,.0f} items/s)  {first_line}")
+    print(f"304 pass:    {second:6.1f} s  {second_line}")
+    print(f"peak memory of a pass: {peak_mb:,.0f} MB")
+
+
+if __name__ == "__main__":
+    main()
