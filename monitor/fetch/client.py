@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import email.utils
 import logging
+import zlib
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -70,6 +71,10 @@ def parse_retry_after(value: str | None, *, now: datetime | None = None) -> floa
     return max(0.0, (when - (now or datetime.now(UTC))).total_seconds())
 
 
+#: connections one httpx pool serves before hosts go to another pool
+POOL_SHARD = 16
+
+
 class Fetcher:
     def __init__(
         self,
@@ -89,16 +94,29 @@ class Fetcher:
         self._slots = asyncio.Semaphore(concurrency)
         self._hosts = HostLimiter(concurrency=host_concurrency, spacing=host_spacing)
         self._resolver = resolver
+        # httpx's pool scans its connections for every request it places, so one pool with
+        # hundreds in flight spends its time there; hosts are shared out over small pools instead.
+        shards = max(1, -(-concurrency // POOL_SHARD))
         # Redirects are followed here, hop by hop, so each new host is checked before connecting.
-        self._client = httpx.AsyncClient(
-            follow_redirects=False,
-            timeout=httpx.Timeout(timeout),
-            limits=httpx.Limits(max_connections=concurrency, max_keepalive_connections=concurrency),
-            headers={"User-Agent": user_agent, "Accept-Encoding": "gzip, deflate"},
-        )
+        self._clients = [
+            httpx.AsyncClient(
+                follow_redirects=False,
+                timeout=httpx.Timeout(timeout),
+                limits=httpx.Limits(
+                    max_connections=concurrency, max_keepalive_connections=POOL_SHARD
+                ),
+                headers={"User-Agent": user_agent, "Accept-Encoding": "gzip, deflate"},
+            )
+            for _ in range(shards)
+        ]
+
+    def _client_for(self, host: tuple[str, str | None, int | None]) -> httpx.AsyncClient:
+        """One pool per host, so a host's connections are reused."""
+        return self._clients[zlib.crc32(repr(host).encode()) % len(self._clients)]
 
     async def aclose(self) -> None:
-        await self._client.aclose()
+        for client in self._clients:
+            await client.aclose()
 
     async def fetch(
         self,
@@ -153,11 +171,12 @@ class Fetcher:
                 hop_headers = {**headers, "Host": host}
                 # TLS still checks the certificate against the name, not the address.
                 extensions = {"sni_hostname": urlsplit(current).hostname or ""}
-            request = self._client.build_request(
+            client = self._client_for(origin(current))
+            request = client.build_request(
                 "GET", target, headers=hop_headers, extensions=extensions
             )
             async with self._hosts.slot(origin(current)):
-                response = await self._client.send(request, stream=True)
+                response = await client.send(request, stream=True)
                 try:
                     location = response.headers.get("location")
                     if response.is_redirect and location:
