@@ -90,7 +90,14 @@ def parse_feed(source: str, body: bytes, *, url: str, headers: dict[str, str]) -
         return parse_json_feed(source, body, url=url)
     # A BytesIO, never a str or URL: feedparser would treat those as something to open.
     try:
-        parsed = feedparser.parse(io.BytesIO(_neutralise_charrefs(body)), response_headers=headers)
+        # Its HTML sanitizer and link resolution redo what html_to_text does anyway (every field
+        # becomes plain text here), at half of the parse time.
+        parsed = feedparser.parse(
+            io.BytesIO(_neutralise_charrefs(body)),
+            response_headers=headers,
+            sanitize_html=False,
+            resolve_relative_uris=False,
+        )
     except (ValueError, OverflowError, RecursionError) as exc:
         raise FetchError(source, FetchErrorKind.PARSE, f"feed parser failed: {exc}") from exc
     entries = parsed.get("entries", [])
