@@ -32,6 +32,8 @@ logger = logging.getLogger(__name__)
 
 #: Keys per IN (...) query: well under SQLite's limit on bound parameters.
 KEY_CHUNK = 500
+#: Items per multi-row INSERT: a dozen columns each, still well under that limit.
+INSERT_CHUNK = 50
 #: PostgreSQL advisory lock that serialises commit_items across processes (see there).
 COMMIT_LOCK = 0x6D6F6E69746F72  # "monitor"
 
@@ -211,44 +213,68 @@ class Store(SourceHealthRecords, ItemHistory, DeliveryRecords, SilenceRecords):
                 # the same items in another order would otherwise deadlock on each other's keys.
                 conn.execute(select(func.pg_advisory_xact_lock(COMMIT_LOCK)))
             taken = self._existing_keys(conn, [k for entry, _ in batch for k in entry.keys])
+            fresh: list[tuple[KeyedItem, tuple[str, ...], Sequence[Outgoing]]] = []
             for entry, outgoing in batch:
                 keys = tuple(dict.fromkeys(entry.keys))
-                if not taken.isdisjoint(keys):
-                    continue
-                taken.update(keys)
-                item_id = self._insert_item(conn, source, entry, keys, now)
-                if item_id is None:
-                    continue
-                items_added += 1
-                for out in outgoing:
-                    alerts_enqueued += self._enqueue(conn, item_id, out, now)
+                if taken.isdisjoint(keys):
+                    taken.update(keys)
+                    fresh.append((entry, keys, outgoing))
+            for start in range(0, len(fresh), INSERT_CHUNK):
+                chunk = fresh[start : start + INSERT_CHUNK]
+                stored = self._insert_items(conn, source, [(e, k) for e, k, _ in chunk], now)
+                for entry, _, outgoing in chunk:
+                    item_id = stored.get(entry.key)
+                    if item_id is None:
+                        continue
+                    items_added += 1
+                    for out in outgoing:
+                        alerts_enqueued += self._enqueue(conn, item_id, out, now)
         return CommitResult(items_added=items_added, alerts_enqueued=alerts_enqueued)
 
     @staticmethod
-    def _insert_item(
-        conn: Connection, source: str, entry: KeyedItem, keys: tuple[str, ...], now: datetime
-    ) -> int | None:
-        """The new item's id, or None when one of its keys is already stored."""
+    def _insert_items(
+        conn: Connection,
+        source: str,
+        entries: Sequence[tuple[KeyedItem, tuple[str, ...]]],
+        now: datetime,
+    ) -> dict[str, int]:
+        """Store new items and their keys, two statements for many items: key -> new item id.
+
+        An item whose key, or any of whose other keys, is already stored is left out.
+        """
+        if not entries:
+            return {}
         dialect = conn.dialect.name
-        item_id: int | None = conn.execute(
-            schema.insert_or_ignore(dialect, schema.items)
-            .values(rows.item_row(entry, source, now))
-            .returning(schema.items.c.id)
-        ).scalar()
-        if item_id is None:
-            return None
         inserted = conn.execute(
-            schema.insert_or_ignore(dialect, schema.item_keys)
-            .values([{"key": key, "item_id": item_id} for key in keys])
-            .returning(schema.item_keys.c.key)
+            schema.insert_or_ignore(dialect, schema.items)
+            .values([rows.item_row(entry, source, now) for entry, _ in entries])
+            .returning(schema.items.c.id, schema.items.c.key)
         ).all()
-        if len(inserted) < len(keys):
+        ids = {key: item_id for item_id, key in inserted}
+        wanted = [
+            {"key": key, "item_id": ids[entry.key]}
+            for entry, keys in entries
+            if entry.key in ids
+            for key in keys
+        ]
+        if not wanted:
+            return ids
+        got = conn.execute(
+            schema.insert_or_ignore(dialect, schema.item_keys)
+            .values(wanted)
+            .returning(schema.item_keys.c.key)
+        ).scalars()
+        stored_keys = set(got)
+        for entry, keys in entries:
+            item_id = ids.get(entry.key)
+            if item_id is None or stored_keys.issuperset(keys):
+                continue
             # Reached only when a writer that skips COMMIT_LOCK stored one of the keys after the
-            # check above: undo this item alone, the rest of the batch stays.
+            # check in commit_items: undo this item alone, the rest of the batch stays.
             conn.execute(schema.item_keys.delete().where(schema.item_keys.c.item_id == item_id))
             conn.execute(schema.items.delete().where(schema.items.c.id == item_id))
-            return None
-        return item_id
+            del ids[entry.key]
+        return ids
 
     @staticmethod
     def _enqueue(conn: Connection, item_id: int, out: Outgoing, now: datetime) -> int:
