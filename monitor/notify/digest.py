@@ -15,13 +15,11 @@ from jinja2.sandbox import ImmutableSandboxedEnvironment
 from monitor.model import Digest
 from monitor.notify.render import (
     EMAIL_SUMMARY_MAX,
-    LINK_URL_MAX,
     SLACK_BLOCKS_MAX,
     SLACK_SECTION_MAX,
     SLACK_TEXT_MAX,
     SOURCE_MAX,
     SUBJECT_MAX,
-    TITLE_MAX,
     clean_line,
     cut,
     email_text,
@@ -29,6 +27,7 @@ from monitor.notify.render import (
     safe_link,
     slack_escape,
     slack_fit,
+    slack_title,
     why_line,
 )
 
@@ -99,13 +98,7 @@ def slack_digest(digest: Digest) -> dict[str, Any]:
     room = SLACK_BLOCKS_MAX - 1
     blocks: list[dict[str, Any]] = []
     for alert in digest.alerts[:room]:
-        title = clean_line(alert.title) or "(no title)"
-        link = safe_link(alert.url)
-        if link is not None and len(link) <= LINK_URL_MAX:
-            target = slack_escape(link).replace("|", "%7C")
-            head = f"*<{target}|{slack_fit(title, TITLE_MAX)}>*"
-        else:
-            head = f"*{slack_fit(title, TITLE_MAX)}*"
+        head, _ = slack_title(alert)
         meta = " · ".join(
             p
             for p in (

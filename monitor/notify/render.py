@@ -94,18 +94,24 @@ def plain_text(alert: Alert) -> str:
     return "\n".join(lines)
 
 
+def slack_title(alert: Alert) -> tuple[str, bool]:
+    """The bold headline in mrkdwn, linked to the story when its URL can be a link; and whether
+    it is linked."""
+    title = slack_fit(_line(alert.title) or "(no title)", TITLE_MAX)
+    link = safe_link(alert.url)
+    if link is None or len(link) > LINK_URL_MAX:
+        return f"*{title}*", False
+    # Inside link markup "|" would end the URL early; percent-encoding it is the same URL.
+    target = slack_escape(link).replace("|", "%7C")
+    return f"*<{target}|{title}>*", True
+
+
 def slack_message(alert: Alert) -> dict[str, Any]:
     """The incoming-webhook body. ``link_names`` is never set, so ``@everyone`` stays text."""
     title = _line(alert.title) or "(no title)"
-    link = safe_link(alert.url)
-    if link is not None and len(link) <= LINK_URL_MAX:
-        # Inside link markup "|" would end the URL early; percent-encoding it is the same URL.
-        target = slack_escape(link).replace("|", "%7C")
-        head = f"*<{target}|{slack_fit(title, TITLE_MAX)}>*"
-    else:
-        head = f"*{slack_fit(title, TITLE_MAX)}*"
-        if alert.url:
-            head += "\n" + slack_fit(_line(alert.url), TITLE_MAX)
+    head, linked = slack_title(alert)
+    if not linked and alert.url:
+        head += "\n" + slack_fit(_line(alert.url), TITLE_MAX)
     meta = " · ".join(
         part for part in (slack_fit(_line(alert.source), SOURCE_MAX), published_text(alert)) if part
     )
