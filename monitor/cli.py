@@ -12,7 +12,7 @@ import click
 
 from monitor import __version__
 from monitor.cli_delivery import alerts, silence
-from monitor.cli_support import ReportedError, config_path
+from monitor.cli_support import ReportedError, config_path, with_store
 from monitor.cli_support import load_from_context as _load
 from monitor.config import load_rules, load_settings, load_templates_of, resolve_rules_dir
 from monitor.errors import ConfigError, MonitorError
@@ -125,19 +125,13 @@ def sources(ctx: click.Context) -> None:
     from datetime import UTC, datetime, timedelta
 
     from monitor.health import render_table, source_health
-    from monitor.store import Store
 
     config = _load(ctx)
     now = datetime.now(UTC)
-    try:
-        store = Store.open(config.settings.state, base_dir=config.base_dir)
-        try:
-            states = store.all_source_states()
-            recent = store.items_seen_since(now - timedelta(days=1))
-        finally:
-            store.close()
-    except MonitorError as exc:
-        raise ReportedError(str(exc)) from exc
+    states, recent = with_store(
+        config,
+        lambda store: (store.all_source_states(), store.items_seen_since(now - timedelta(days=1))),
+    )
     click.echo(render_table(source_health(config.settings, states, recent, now), now))
 
 
@@ -235,20 +229,12 @@ def _replay_history(config: Any, rule: Any, period: str, as_json: bool) -> None:
 
     from monitor.config.schema import parse_duration
     from monitor.explain import replay
-    from monitor.store import Store
 
     try:
         since = datetime.now(UTC) - parse_duration(period)
     except ValueError as exc:
         raise click.BadParameter(str(exc), param_hint="--history") from exc
-    try:
-        store = Store.open(config.settings.state, base_dir=config.base_dir)
-        try:
-            history = store.items_with_alerts(since=since, rule=rule.name)
-        finally:
-            store.close()
-    except MonitorError as exc:
-        raise ReportedError(str(exc)) from exc
+    history = with_store(config, lambda store: store.items_with_alerts(since=since, rule=rule.name))
     results = replay(rule, history)
     for result in results:
         if not (result.matched or result.change):

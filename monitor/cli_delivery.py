@@ -26,7 +26,9 @@ def alerts(ctx: click.Context, status: str | None, limit: int, as_json: bool) ->
 
     from monitor.alerts_view import delivery_dict, render_deliveries
 
-    rows = with_store(ctx, lambda store: store.deliveries(status=status, limit=limit))
+    rows = with_store(
+        load_from_context(ctx), lambda store: store.deliveries(status=status, limit=limit)
+    )
     if as_json:
         for row in rows:
             click.echo(json.dumps(delivery_dict(row), ensure_ascii=False))
@@ -43,7 +45,8 @@ def alerts_retry(ctx: click.Context, ids: tuple[int, ...]) -> None:
 
     now = datetime.now(UTC)
     count = with_store(
-        ctx, lambda store: store.retry_dead(at=now, delivery_ids=list(ids) if ids else None)
+        load_from_context(ctx),
+        lambda store: store.retry_dead(at=now, delivery_ids=list(ids) if ids else None),
     )
     click.echo(
         f"{count} dead deliveries queued again; `monitor check` or the running daemon sends them"
@@ -84,7 +87,7 @@ def silence_add(
         raise click.BadParameter(f"no rule named {rule!r} (rules: {known})", param_hint="--rule")
     now = datetime.now(UTC)
     added = with_store(
-        ctx,
+        config,
         lambda store: store.add_silence(
             rule=rule, match=match, comment=comment, at=now, ends_at=now + length
         ),
@@ -102,7 +105,9 @@ def silence_list(ctx: click.Context, show_all: bool) -> None:
     from monitor.tables import relative_time, render_columns
 
     now = datetime.now(UTC)
-    found = with_store(ctx, lambda store: store.silences(active_at=None if show_all else now))
+    found = with_store(
+        load_from_context(ctx), lambda store: store.silences(active_at=None if show_all else now)
+    )
     if not found:
         click.echo("no silences")
         return
@@ -131,6 +136,8 @@ def silence_expire(ctx: click.Context, silence_id: int) -> None:
     from datetime import UTC, datetime
 
     now = datetime.now(UTC)
-    if not with_store(ctx, lambda store: store.expire_silence(silence_id, at=now)):
+    if not with_store(
+        load_from_context(ctx), lambda store: store.expire_silence(silence_id, at=now)
+    ):
         raise ReportedError(f"no silence #{silence_id} in force")
     click.echo(f"silence #{silence_id} expired")

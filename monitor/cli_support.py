@@ -5,12 +5,15 @@ from __future__ import annotations
 import os
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, TypeVar
 
 import click
 
 from monitor.config import Config, load_config
 from monitor.errors import ConfigError, MonitorError
+
+if TYPE_CHECKING:
+    from monitor.store import Store
 
 DEFAULT_CONFIG = "monitor.yaml"
 T = TypeVar("T")
@@ -36,10 +39,10 @@ def load_from_context(ctx: click.Context) -> Config:
         raise ReportedError(f"{len(exc.problems)} problem(s) in the configuration") from exc
 
 
-def with_store(ctx: click.Context, action: Callable[[Any], T]) -> T:
+def with_store(config: Config, action: Callable[[Store], T]) -> T:
+    """Run ``action`` on the config's store, opened for it and closed after."""
     from monitor.store import Store
 
-    config = load_from_context(ctx)
     try:
         store = Store.open(config.settings.state, base_dir=config.base_dir)
         try:
