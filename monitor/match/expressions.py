@@ -8,13 +8,12 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass, replace
-from functools import lru_cache
 from typing import Any
 
 from monitor.config.yamlfile import Document, Path_
 from monitor.errors import Problem
 from monitor.match.lists import TermList
-from monitor.match.terms import CompiledTerm, TermError, compile_regex, compile_term
+from monitor.match.terms import TermError, compile_regex, compile_term
 from monitor.model import TEXT_FIELDS
 
 DEFAULT_FIELDS = ("title", "summary", "content")
@@ -94,11 +93,6 @@ class Scored:
 Expr = Term | AllOf | AnyOf | NoneOf | AtLeast | Near | Scored
 
 
-@lru_cache(maxsize=65536)
-def _compiled(text: str) -> CompiledTerm:
-    return compile_term(text)
-
-
 class ExprParser:
     def __init__(self, doc: Document, lists: dict[str, TermList]) -> None:
         self.doc = doc
@@ -129,7 +123,7 @@ class ExprParser:
             self.fail(path, f"a term is at most {MAX_TERM_LENGTH} characters")
             return None
         try:
-            compiled = _compiled(text)
+            compiled = compile_term(text)
         except TermError as exc:
             self.fail(path, str(exc))
             return None
@@ -145,7 +139,7 @@ class ExprParser:
         terms = []
         for entry in found.entries:
             try:
-                compiled = _compiled(entry.term)
+                compiled = compile_term(entry.term)
             except TermError as exc:
                 self.problems.append(Problem(found.path, entry.line, entry.col, str(exc)))
                 continue

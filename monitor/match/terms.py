@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
+from functools import lru_cache
 
 from monitor.match.inflect import PARTICLES, compound_forms, word_forms
 from monitor.match.text import fold, is_cjk
@@ -43,8 +44,13 @@ def _word_alternatives(raw: str, folded: str, inflect: bool) -> tuple[str, list[
     return re.escape(folded), [folded]
 
 
+@lru_cache(maxsize=65536)
 def compile_term(text: str) -> CompiledTerm:
-    """Compile a word or phrase; see the language manual in ``monitor.match``."""
+    """Compile a word or phrase; see the language manual in ``monitor.match``.
+
+    Cached: the lists of many rules, and every silence checked against every alert, repeat the
+    same terms.
+    """
     exact = text.startswith("=")
     written = text[1:].strip() if exact else text.strip()
     raw_words = written.split()
