@@ -7,6 +7,7 @@ import signal
 import time
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -48,6 +49,13 @@ def monitor_for(
     return cli
 
 
+def deliveries(cli: MonitorCli, *options: str) -> list[dict[str, Any]]:
+    """What `monitor alerts --json` lists."""
+    result = cli.run("alerts", *options, "--json")
+    assert result.returncode == 0, result.stderr
+    return [json.loads(line) for line in result.stdout.splitlines()]
+
+
 def keys(receiver: LoopbackServer, path: str) -> set[str]:
     return {r.headers["idempotency-key"] for r in receiver.requests_to(path)}
 
@@ -69,7 +77,7 @@ def test_a_webhook_answering_429_then_503_then_200_receives_the_alert_once(
     again = cli.run("check")
     assert again.returncode == 0, again.stderr
     assert len(receiver.requests_to("/hook")) == 3
-    listed = [json.loads(line) for line in cli.run("alerts", "--json").stdout.splitlines()]
+    listed = deliveries(cli)
     assert [(d["channel"], d["status"], d["attempts"]) for d in listed] == [("ops", "sent", 3)]
 
 
@@ -93,9 +101,7 @@ def test_a_dead_webhook_does_not_stop_slack_and_email(
     assert len(receiver.requests_to("/slack")) == 1
     assert len(smtp.received) == 1
     assert receiver.requests_to("/dead")
-    listed = {
-        d["channel"]: d for d in map(json.loads, cli.run("alerts", "--json").stdout.splitlines())
-    }
+    listed = {d["channel"]: d for d in deliveries(cli)}
     assert listed["newsroom"]["status"] == listed["analysts"]["status"] == "sent"
     assert listed["ops"]["status"] == "pending"
     assert "503" in listed["ops"]["last_error"]
@@ -159,7 +165,7 @@ def test_sigkill_while_the_only_channel_is_down_loses_nothing_and_sends_once(
         code, _, err = stop(process)
     assert code == 0, err
     assert len(keys(receiver, "/hook")) == 1
-    listed = [json.loads(line) for line in cli.run("alerts", "--json").stdout.splitlines()]
+    listed = deliveries(cli)
     assert [(d["status"], d["title"]) for d in listed] == [("sent", STORY["title"])]
 
 
@@ -185,10 +191,7 @@ def test_a_silence_mutes_matching_alerts_records_them_and_can_be_expired(
     result = cli.run("check")
     assert result.returncode == 0, result.stderr
     assert [json.loads(r.body)["title"] for r in receiver.requests_to("/hook")] == [OTHER["title"]]
-    silenced = [
-        json.loads(line)
-        for line in cli.run("alerts", "--status", "silenced", "--json").stdout.splitlines()
-    ]
+    silenced = deliveries(cli, "--status", "silenced")
     assert [(d["title"], d["channel"]) for d in silenced] == [(STORY["title"], "ops")]
     assert silenced[0]["last_error"].startswith("silenced by #1 (rule lab-news, 'amazon'")
 
@@ -245,7 +248,7 @@ def test_check_sends_email_as_one_digest_and_webhooks_one_by_one(
     assert str(mail.message["Subject"]) == "[monitor] 3 alerts: lab-news (3)"
     text = next(p for p in mail.message.walk() if p.get_content_type() == "text/plain")
     assert all(f"Lab number {n} shuts" in text.get_content() for n in range(3))
-    statuses = [json.loads(line) for line in cli.run("alerts", "--json").stdout.splitlines()]
+    statuses = deliveries(cli)
     assert sorted((d["channel"], d["status"]) for d in statuses) == sorted(
         [("ops", "sent")] * 3 + [("analysts", "sent")] * 3
     )
@@ -312,10 +315,7 @@ def test_a_story_retold_by_another_feed_is_recorded_but_not_sent_again(
     assert cli.run("check").returncode == 0
     assert cli.run("check").returncode == 0
     assert len(receiver.requests_to("/hook")) == sent
-    held = [
-        json.loads(line)
-        for line in cli.run("alerts", "--status", "silenced", "--json").stdout.splitlines()
-    ]
+    held = deliveries(cli, "--status", "silenced")
     assert len(held) == 2 - sent
     if held:
         assert held[0]["last_error"].startswith("repeat of alert ")
@@ -369,7 +369,7 @@ def test_a_delivery_is_dead_lettered_after_max_attempts_and_can_be_retried(
     )
     assert cli.run("check").returncode == 0
     assert len(receiver.requests_to("/hook")) == 2
-    (dead,) = [json.loads(line) for line in cli.run("alerts", "--json").stdout.splitlines()]
+    (dead,) = deliveries(cli)
     assert dead["status"] == "dead"
     assert dead["last_error"].endswith("(gave up after 2 tries)")
 
@@ -378,5 +378,5 @@ def test_a_delivery_is_dead_lettered_after_max_attempts_and_can_be_retried(
     assert retried.stdout.startswith("1 dead deliveries queued again")
     assert cli.run("check").returncode == 0
     assert len(receiver.requests_to("/hook")) == 3
-    (sent,) = [json.loads(line) for line in cli.run("alerts", "--json").stdout.splitlines()]
+    (sent,) = deliveries(cli)
     assert (sent["status"], sent["attempts"]) == ("sent", 1)
