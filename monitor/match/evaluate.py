@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from bisect import bisect_right
 from dataclasses import dataclass
+from functools import cached_property
 
 from monitor.match.expressions import AllOf, AnyOf, AtLeast, Expr, Near, NoneOf, Scored, Term
 from monitor.match.syntax import Rule
@@ -39,9 +40,9 @@ class PreparedItem:
         self._words: dict[str, list[int]] = {}
         self._sentences: dict[str, list[int]] = {}
 
-    @property
+    @cached_property
     def text(self) -> str:
-        """Every field at once, for the prefilter."""
+        """Every field at once, for the prefilters."""
         return "\n".join(self.folded.values())
 
     def find(self, term: Term, field: str) -> tuple[tuple[int, int], ...]:
@@ -159,8 +160,9 @@ class _Evaluation:
         if isinstance(expr, AnyOf | AtLeast):
             needed = expr.count if isinstance(expr, AtLeast) else 1
             evidence, held = [], 0
-            for child in expr.children:
-                found = self.holds(child)
+            children = expr.children
+            for index in expr.child_index.to_try(self.prepared.text):
+                found = self.holds(children[index])
                 if found is not None:
                     held += 1
                     evidence.extend(found)

@@ -8,10 +8,12 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass, replace
+from functools import cached_property
 from typing import Any
 
 from monitor.config.yamlfile import Document, Path_
 from monitor.errors import Problem
+from monitor.match.keyindex import ChildIndex
 from monitor.match.lists import TermList
 from monitor.match.terms import TermError, compile_regex, compile_term
 from monitor.model import TEXT_FIELDS
@@ -49,6 +51,10 @@ class AnyOf:
     name: str = ""
     line: int = 0
 
+    @cached_property
+    def child_index(self) -> ChildIndex:
+        return _child_index(self.children)
+
 
 @dataclass(frozen=True)
 class NoneOf:
@@ -61,6 +67,10 @@ class AtLeast:
     count: int
     children: tuple[Expr, ...]
     line: int = 0
+
+    @cached_property
+    def child_index(self) -> ChildIndex:
+        return _child_index(self.children)
 
 
 @dataclass(frozen=True)
@@ -91,6 +101,10 @@ class Scored:
 
 
 Expr = Term | AllOf | AnyOf | NoneOf | AtLeast | Near | Scored
+
+
+def _child_index(children: tuple[Expr, ...]) -> ChildIndex:
+    return ChildIndex([c.keys if isinstance(c, Term) else None for c in children])
 
 
 class ExprParser:

@@ -8,6 +8,8 @@ from hypothesis import strategies as st
 
 from monitor.config.yamlfile import parse_yaml
 from monitor.match import Rule, RuleSet, evaluate, parse_rules, prepare
+from monitor.match.expressions import AnyOf, Term
+from monitor.match.keyindex import MIN_KEYED_CHILDREN
 from monitor.match.prefilter import required_keys
 from monitor.match.text import fold, fold_with_offsets
 from monitor.model import Item
@@ -89,6 +91,43 @@ def test_the_prefilter_skips_rules_whose_keys_are_absent() -> None:
     assert [r.name for r in rule_set.candidates(prepare(Item(source="s", title="x", url="")))] == [
         "r1"
     ]
+
+
+@settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(
+    st.lists(terms, min_size=MIN_KEYED_CHILDREN, max_size=2 * MIN_KEYED_CHILDREN),
+    st.sampled_from(["any", "at_least"]),
+    texts,
+    texts,
+)
+def test_a_long_list_finds_the_same_evidence_when_it_skips_absent_terms(
+    chosen: list[str], operator: str, title: str, summary: str
+) -> None:
+    def rule(children: list[str], index: int) -> Rule:
+        listed = ", ".join(children)
+        return parse(
+            "{any: [" + listed + "]}"
+            if operator == "any"
+            else "{at_least: 2, of: [" + listed + "]}",
+            index,
+        )
+
+    indexed = rule(chosen, 0)
+    # a term wrapped in `all:` has no keys of its own in the list, so every one is run
+    every_term = rule(["{all: [" + term + "]}" for term in chosen], 1)
+    prepared = prepare(Item(source="s", title=title, url="", summary=summary))
+    found, reference = evaluate(indexed, prepared), evaluate(every_term, prepared)
+    assert (found is None) == (reference is None)
+    if found is not None and reference is not None:
+        assert found.evidence == reference.evidence
+
+
+def test_a_long_list_runs_only_the_terms_whose_keys_occur() -> None:
+    rule = parse("{any: [" + ", ".join(f'"{w}"' for w in WORDS if w != "x") + "]}", 0)
+    assert isinstance(rule.expr, AnyOf)
+    text = prepare(Item(source="s", title="The office in Shanghai", url="")).text
+    tried = [rule.expr.children[i] for i in rule.expr.child_index.to_try(text)]
+    assert {t.label for t in tried if isinstance(t, Term)} == {"office", "Shanghai"}
 
 
 @settings(max_examples=500, deadline=None)

@@ -1,0 +1,148 @@
+"""A fast loopback server of synthetic news feeds, run in its own process for the benches.
+
+    python bench/feed_server.py --feeds 1000 --items 30 [--delay 0.3] [--port 0]
+
+It prints ``listening PORT`` once ready. ``/feeds/N.xml`` is feed N: ``--items`` items of news-like
+text, about 1 % of them (``--story-rate``) a foreign technology firm closing a lab or office in China,
+taken from the rule's corpus. Every feed has an ETag; a request that sends it back gets 304.
+``--delay`` holds each response that long, standing in for the internet's latency. asyncio keeps
+thousands of connections open in one thread, so the server is never the bottleneck of a bench.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import random
+from email.utils import format_datetime
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from xml.sax.saxutils import escape
+
+import yaml
+
+CORPUS = Path(__file__).resolve().parents[1] / "tests/corpus/foreign_tech_china_closure.yaml"
+
+_FILLER = [
+    "The city council approved a revised budget for schools and road repairs on Tuesday.",
+    "Shares in regional banks rose after the central bank left interest rates unchanged.",
+    "A heatwave is expected to last into next week, forecasters said.",
+    "The ministry published new guidelines for hospital waiting times.",
+    "Local elections drew the highest turnout in two decades, officials reported.",
+    "The football club confirmed the signing of a midfielder from a rival team.",
+    "Port traffic recovered in the third quarter as shipping rates eased.",
+    "Researchers described a new method for recycling battery materials.",
+    "The airline added routes to three holiday destinations for the summer season.",
+    "Farmers warned that the dry spring would cut the wheat harvest.",
+    "A court postponed the hearing after the defence asked for more time.",
+    "The museum reopened its east wing after a two-year renovation.",
+]
+
+
+def _corpus() -> tuple[list[dict[str, str]], list[dict[str, str]]]:
+    data = yaml.safe_load(CORPUS.read_text(encoding="utf-8"))
+    return data["positives"], data["negatives"]
+
+
+def feed_body(index: int, items: int, story_rate: float, seed: int = 7) -> bytes:
+    """Feed ``index``: the same bytes on every call for the same arguments."""
+    positives, negatives = _corpus_cache()
+    rng = random.Random(seed * 1_000_003 + index)
+    base = datetime(2026, 11, 1, tzinfo=UTC)
+    entries = []
+    for n in range(items):
+        if rng.random() < story_rate:
+            story = rng.choice(positives)
+        elif rng.random() < 0.2:
+            story = rng.choice(negatives)
+        else:
+            story = {"title": rng.choice(_FILLER).rstrip("."), "summary": ""}
+        body = " ".join([story["summary"], *rng.sample(_FILLER, 6)]).strip()
+        published = format_datetime(base - timedelta(minutes=index * 37 + n * 11))
+        entries.append(
+            f"<item><title>{escape(story['title'])}</title>"
+            f"<link>https://news{index % 50}.example.org/{index}/{n}</link>"
+            f'<guid isPermaLink="false">feed-{index}-item-{n}</guid>'
+            f"<pubDate>{published}</pubDate>"
+            f"<description>{escape(body)}</description></item>"
+        )
+    return (
+        '<?xml version="1.0" encoding="utf-8"?><rss version="2.0"><channel>'
+        f"<title>Feed {index}</title><link>https://news{index % 50}.example.org/</link>"
+        f"<description>Synthetic news feed {index}</description>{''.join(entries)}"
+        "</channel></rss>"
+    ).encode()
+
+
+_CORPUS_CACHE: list[tuple[list[dict[str, str]], list[dict[str, str]]]] = []
+
+
+def _corpus_cache() -> tuple[list[dict[str, str]], list[dict[str, str]]]:
+    if not _CORPUS_CACHE:
+        _CORPUS_CACHE.append(_corpus())
+    return _CORPUS_CACHE[0]
+
+
+class FeedServer:
+    def __init__(self, feeds: int, items: int, story_rate: float, delay: float) -> None:
+        self.bodies = [feed_body(i, items, story_rate) for i in range(feeds)]
+        self.delay = delay
+
+    async def handle(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        try:
+            while True:
+                head = await reader.readuntil(b"\r\n\r\n")
+                await self._answer(head, writer)
+        except (asyncio.IncompleteReadError, ConnectionError, asyncio.LimitOverrunError):
+            pass
+        finally:
+            writer.close()
+
+    async def _answer(self, head: bytes, writer: asyncio.StreamWriter) -> None:
+        lines = head.decode("latin-1").split("\r\n")
+        path = lines[0].split(" ")[1] if len(lines[0].split(" ")) > 1 else "/"
+        headers = {}
+        for line in lines[1:]:
+            name, _, value = line.partition(":")
+            headers[name.strip().lower()] = value.strip()
+        if self.delay:
+            await asyncio.sleep(self.delay)
+        try:
+            index = int(path.rsplit("/", 1)[-1].split(".")[0])
+            body = self.bodies[index]
+        except (ValueError, IndexError):
+            writer.write(b"HTTP/1.1 404 Not Found\r\nContent-Length: 0\r\n\r\n")
+            return
+        etag = f'"feed-{index}"'
+        if headers.get("if-none-match") == etag:
+            writer.write(f"HTTP/1.1 304 Not Modified\r\nETag: {etag}\r\n\r\n".encode())
+        else:
+            writer.write(
+                f"HTTP/1.1 200 OK\r\nContent-Type: application/rss+xml; charset=utf-8\r\n"
+                f"ETag: {etag}\r\nContent-Length: {len(body)}\r\n\r\n".encode()
+                + body
+            )
+        await writer.drain()
+
+
+async def serve(args: argparse.Namespace) -> None:
+    server = FeedServer(args.feeds, args.items, args.story_rate, args.delay)
+    listener = await asyncio.start_server(server.handle, "127.0.0.1", args.port, backlog=4096)
+    port = listener.sockets[0].getsockname()[1]
+    print(f"listening {port}", flush=True)
+    async with listener:
+        await listener.serve_forever()
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--feeds", type=int, default=1000)
+    parser.add_argument("--items", type=int, default=30)
+    parser.add_argument("--story-rate", type=float, default=0.01)
+    parser.add_argument("--delay", type=float, default=0.0)
+    parser.add_argument("--port", type=int, default=0)
+    asyncio.run(serve(parser.parse_args()))
+
+
+if __name__ == "__main__":
+    main()

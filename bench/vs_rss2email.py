@@ -1,0 +1,149 @@
+"""``monitor check`` beside rss2email on the same feeds, in one run: wall times and their ratio.
+
+    .venv/bin/python bench/vs_rss2email.py [--feeds 1000] [--items 30] [--rss2email PATH]
+
+One loopback server (bench/feed_server.py, its own process) serves ``--feeds`` synthetic feeds of
+news-like text with ETags. Each tool runs twice on a fresh state: the first pass sees every item
+as new, the second finds every feed unchanged (304). The monitor runs with the shipped rules and
+a console channel, so it also matches every item and prints the alerts; rss2email runs with
+``--no-send`` (it still builds every message). rss2email is installed into the bench's own
+environment (bench/.venv-rss2email) on first use unless ``--rss2email`` names an ``r2e`` program.
+
+The monitor polls one host here, so the run raises that host's limits with ``host_concurrency``
+and ``host_spacing`` (which is what a user does for a server they own); rss2email fetches one feed
+at a time with no pause between them.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import resource
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+RSS2EMAIL_VENV = ROOT / "bench" / ".venv-rss2email"
+RSS2EMAIL_VERSION = "3.14"
+
+
+def rss2email_program(given: str | None) -> Path:
+    if given:
+        return Path(given)
+    program = RSS2EMAIL_VENV / "bin" / "r2e"
+    if not program.exists():
+        print(f"installing rss2email {RSS2EMAIL_VERSION} into {RSS2EMAIL_VENV}", flush=True)
+        subprocess.run([sys.executable, "-m", "venv", str(RSS2EMAIL_VENV)], check=True)
+        subprocess.run(
+            [
+                str(RSS2EMAIL_VENV / "bin" / "python"),
+                "-m",
+                "pip",
+                "install",
+                "--quiet",
+                f"rss2email=={RSS2EMAIL_VERSION}",
+            ],
+            check=True,
+        )
+    return program
+
+
+def start_server(feeds: int, items: int, delay: float) -> tuple[subprocess.Popen[str], str]:
+    server = subprocess.Popen(
+        [
+            sys.executable,
+            str(ROOT / "bench" / "feed_server.py"),
+            f"--feeds={feeds}",
+            f"--items={items}",
+            f"--delay={delay}",
+        ],
+        stdout=subprocess.PIPE,
+        text=True,
+    )
+    assert server.stdout is not None
+    line = server.stdout.readline().split()
+    if not line or line[0] != "listening":
+        server.kill()
+        raise SystemExit("the feed server did not start")
+    return server, f"http://127.0.0.1:{line[1]}"
+
+
+def clean_env() -> dict[str, str]:
+    return {k: v for k, v in os.environ.items() if not k.lower().endswith("_proxy")}
+
+
+def timed(command: list[str], cwd: Path) -> tuple[float, str, float]:
+    """Wall seconds, the last line printed, and the CPU seconds the command used."""
+    before = resource.getrusage(resource.RUSAGE_CHILDREN)
+    started = time.perf_counter()
+    result = subprocess.run(
+        command, capture_output=True, text=True, check=False, cwd=cwd, env=clean_env()
+    )
+    seconds = time.perf_counter() - started
+    after = resource.getrusage(resource.RUSAGE_CHILDREN)
+    if result.returncode != 0:
+        raise SystemExit(f"{command[0]} failed:\n{result.stderr[-3000:]}")
+    cpu = (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
+    lines = (result.stdout.strip() or result.stderr.strip()).splitlines()
+    return seconds, lines[-1] if lines else "", cpu
+
+
+def monitor_config(folder: Path, base: str, feeds: int) -> Path:
+    sources = "".join(f"  - {{name: feed-{i}, feed: {base}/feeds/{i}.xml}}\n" for i in range(feeds))
+    config = folder / "monitor.yaml"
+    config.write_text(
+        f"state: state/monitor.db\nrules: {ROOT / 'rules'}\n"
+        "defaults: {allow_private: [127.0.0.1/32], host_concurrency: 16, host_spacing: 0s,"
+        " concurrency: 64}\n"
+        f"sources:\n{sources}channels:\n  console: {{console: {{format: json}}}}\n"
+    )
+    return config
+
+
+def rss2email_config(folder: Path, base: str, feeds: int) -> tuple[Path, Path]:
+    config, data = folder / "r2e.cfg", folder / "r2e.json"
+    sections = "".join(
+        f"\n[feed.feed-{i}]\nurl = {base}/feeds/{i}.xml\n" for i in range(feeds)
+    )
+    config.write_text(f"[DEFAULT]\nto = reader@example.org\n{sections}")
+    return config, data
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--feeds", type=int, default=1000)
+    parser.add_argument("--items", type=int, default=30)
+    parser.add_argument("--delay", type=float, default=0.0)
+    parser.add_argument("--rss2email", help="an r2e program to use instead of the bench's own")
+    args = parser.parse_args()
+    r2e = rss2email_program(args.rss2email)
+
+    server, base = start_server(args.feeds, args.items, args.delay)
+    figures: dict[str, tuple[float, str, float]] = {}
+    try:
+        with tempfile.TemporaryDirectory() as scratch:
+            folder = Path(scratch)
+            config = monitor_config(folder, base, args.feeds)
+            monitor = [sys.executable, "-m", "monitor", "--config", str(config), "check"]
+            r2e_config, r2e_data = rss2email_config(folder, base, args.feeds)
+            rss2email = [str(r2e), "-c", str(r2e_config), "-d", str(r2e_data), "run", "--no-send"]
+            figures["monitor first"] = timed(monitor, folder)
+            figures["rss2email first"] = timed(rss2email, folder)
+            figures["monitor 304"] = timed(monitor, folder)
+            figures["rss2email 304"] = timed(rss2email, folder)
+    finally:
+        server.kill()
+
+    print(f"{args.feeds} feeds x {args.items} items, one loopback host, delay {args.delay}s")
+    for name, (seconds, last, cpu) in figures.items():
+        print(f"{name:16} {seconds:7.2f} s wall  {cpu:7.2f} s CPU   {last[:90]}")
+    for kind, target in (("first", 0.1), ("304", 0.5)):
+        ratio = figures[f"monitor {kind}"][0] / figures[f"rss2email {kind}"][0]
+        print(f"{kind} pass ratio monitor / rss2email: {ratio:.3f}  (target <= {target})")
+
+
+if __name__ == "__main__":
+    main()
