@@ -3,8 +3,8 @@
     python bench/feed_server.py --feeds 1000 --items 30 [--delay 0.3] [--port 0]
 
 It prints ``listening PORT`` once ready. ``/feeds/N.xml`` is feed N: ``--items`` items of news-like
-text, about 1 % of them (``--story-rate``) a foreign technology firm closing a lab or office in China,
-taken from the rule's corpus. Every feed has an ETag; a request that sends it back gets 304.
+text, about 1 % of them (``--story-rate``) a foreign technology firm closing a lab or office in
+China, taken from the rule's corpus. Every feed has an ETag; a request that sends it back gets 304.
 ``--delay`` holds each response that long, standing in for the internet's latency. asyncio keeps
 thousands of connections open in one thread, so the server is never the bottleneck of a bench.
 """
@@ -14,8 +14,8 @@ from __future__ import annotations
 import argparse
 import asyncio
 import random
-from email.utils import format_datetime
 from datetime import UTC, datetime, timedelta
+from email.utils import format_datetime
 from pathlib import Path
 from xml.sax.saxutils import escape
 
@@ -56,8 +56,11 @@ def feed_body(index: int, items: int, story_rate: float, seed: int = 7) -> bytes
         elif rng.random() < 0.2:
             story = rng.choice(negatives)
         else:
-            story = {"title": rng.choice(_FILLER).rstrip("."), "summary": ""}
-        body = " ".join([story["summary"], *rng.sample(_FILLER, 6)]).strip()
+            # a title of its own, as every filler item is a different story
+            headline = rng.choice(_FILLER).rstrip(".")
+            story = {"title": f"{headline} (report {index}.{n})", "summary": ""}
+        # a story's own summary, as a real feed has it; other news gets sentences of filler
+        body = story["summary"] or " ".join(rng.sample(_FILLER, 6))
         published = format_datetime(base - timedelta(minutes=index * 37 + n * 11))
         entries.append(
             f"<item><title>{escape(story['title'])}</title>"

@@ -22,6 +22,9 @@ class SourceHealth:
     consecutive_failures: int
     items_last_day: int
     next_poll_at: datetime | None
+    #: the last good fetch: the server's answer and its parse, in milliseconds
+    fetch_ms: int | None = None
+    parse_ms: int | None = None
 
 
 def source_health(
@@ -70,6 +73,8 @@ def _health(
         consecutive_failures=state.consecutive_failures,
         items_last_day=items,
         next_poll_at=next_poll,
+        fetch_ms=state.fetch_ms,
+        parse_ms=state.parse_ms,
     )
 
 
@@ -108,6 +113,8 @@ def render_table(rows: Sequence[SourceHealth], now: datetime) -> str:
         "FAILING SINCE",
         "FAILURES",
         "ITEMS/24H",
+        "FETCH",
+        "PARSE",
         "NEXT POLL",
         "LAST ERROR",
     )
@@ -121,9 +128,15 @@ def render_table(rows: Sequence[SourceHealth], now: datetime) -> str:
                 relative_time(row.failing_since, now),
                 str(row.consecutive_failures),
                 str(row.items_last_day),
+                _milliseconds(row.fetch_ms),
+                _milliseconds(row.parse_ms),
                 relative_time(row.next_poll_at, now),
                 (row.last_error or "")[:120],
             )
             for row in rows
         ],
     )
+
+
+def _milliseconds(value: int | None) -> str:
+    return "-" if value is None else f"{value} ms"

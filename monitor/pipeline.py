@@ -15,7 +15,7 @@ from collections import defaultdict
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
-from typing import Literal
+from typing import Any, Literal, TypeVar
 
 from monitor.config.schema import ChannelBase, FeedSource, PageSource, Settings
 from monitor.errors import FetchError, StoreError
@@ -30,9 +30,12 @@ from monitor.sources.normalize import keyed
 from monitor.sources.read import accept_header, read_source, source_url
 from monitor.sources.text import ParsedFeed
 from monitor.store import SourceState, Store
+from monitor.store.batching import BatchedStore
 from monitor.stories import earlier_telling
 
 logger = logging.getLogger(__name__)
+
+T = TypeVar("T")
 
 
 def utcnow() -> datetime:
@@ -51,6 +54,9 @@ class SourceOutcome:
     error_kind: str | None = None
     retry_after: float | None = None
     seconds: float = 0.0
+    #: the server's answer, and its body becoming items (both within ``seconds``)
+    fetch_seconds: float = 0.0
+    parse_seconds: float = 0.0
 
 
 @dataclass
@@ -64,9 +70,17 @@ class Runtime:
     clock: Callable[[], datetime] = utcnow
     #: fetches article pages for sources with ``fulltext``; None leaves items as their feed has them
     fulltext: FullText | None = None
-    #: one source at a time decides what to hold back and commits, so that two feeds telling
-    #: one story in the same pass see each other's alert
+    #: one source with alerts at a time decides what to hold back and commits, so that two
+    #: feeds telling one story in the same pass see each other's alert
     commit_lock: asyncio.Lock = field(default_factory=asyncio.Lock)
+    #: runs the store calls of concurrent polls many to a transaction; None: each alone
+    batched: BatchedStore | None = None
+
+    async def stored(self, action: Callable[..., T], /, *args: Any, **kwargs: Any) -> T:
+        """``action``, a method of the store, run off the event loop."""
+        if self.batched is not None:
+            return await self.batched.call(action, *args, **kwargs)
+        return await asyncio.to_thread(action, *args, **kwargs)
 
 
 def plan_alerts(
@@ -100,11 +114,11 @@ async def _held_back(
     """Alerts muted by a silence, or telling a story alerted within ``repeat_interval``, stay
     recorded with the reason and are not sent."""
     now = rt.clock()
-    silences = await asyncio.to_thread(rt.store.silences, active_at=now)
+    silences = await rt.stored(rt.store.silences, active_at=now)
     repeat = rt.settings.defaults.repeat_interval
     told: dict[str, list[tuple[str, str]]] = defaultdict(list)
     if repeat:
-        for rule, key, title in await asyncio.to_thread(rt.store.alerts_since, now - repeat):
+        for rule, key, title in await rt.stored(rt.store.alerts_since, now - repeat):
             told[rule].append((key, title))
     held = []
     for entry, outgoing in planned:
@@ -159,15 +173,18 @@ async def _with_full_text(
 
 @dataclass(frozen=True)
 class _Pass:
-    parsed: ParsedFeed
+    #: None when the source answered 304 Not Modified
+    parsed: ParsedFeed | None
     new_items: int
     alerts: int
+    fetch_seconds: float
+    parse_seconds: float = 0.0
 
 
 async def _fetch_and_parse(
     rt: Runtime, source: FeedSource | PageSource, state: SourceState
-) -> _Pass | None:
-    """What one pass found, or None when the source answered 304 Not Modified."""
+) -> _Pass:
+    """What one pass found."""
     every = rt.settings.every(source)
     # After an error, skip the validators: a server that failed may have sent a bad ETag.
     conditional = state.consecutive_failures == 0
@@ -182,15 +199,19 @@ async def _fetch_and_parse(
     server_hint = cache_hint(result.headers.get("cache-control"))
     if result.not_modified:
         now = rt.clock()
-        await asyncio.to_thread(
+        await rt.stored(
             rt.store.record_not_modified,
             source.name,
             at=now,
             next_poll_at=after_success(now, every, [server_hint]),
+            fetch_ms=round(result.seconds * 1000),
         )
-        return None
+        return _Pass(None, 0, 0, fetch_seconds=result.seconds)
+    parsing = time.perf_counter()
     parsed = await read_source(rt.fetcher, source, result)
-    new = await asyncio.to_thread(rt.store.filter_new, keyed(parsed.items))
+    entries = keyed(parsed.items)
+    parse_seconds = time.perf_counter() - parsing
+    new = await rt.stored(rt.store.filter_new, entries)
     first_fetch = not state.fetched_once
     baseline = first_fetch and rt.settings.first_fetch(source) == "baseline"
     if not baseline and rt.fulltext is not None:
@@ -198,14 +219,14 @@ async def _fetch_and_parse(
     planned: list[tuple[KeyedItem, list[Outgoing]]] = (
         [(e, []) for e in new] if baseline else plan_alerts(rt.rules, new, rt.settings.channels)
     )
-    async with rt.commit_lock:
-        if any(outgoing for _, outgoing in planned):
+    if any(outgoing for _, outgoing in planned):
+        async with rt.commit_lock:
             planned = await _held_back(rt, planned)
-        committed = await asyncio.to_thread(
-            rt.store.commit_items, source.name, planned, at=rt.clock()
-        )
+            committed = await rt.stored(rt.store.commit_items, source.name, planned, at=rt.clock())
+    else:
+        committed = await rt.stored(rt.store.commit_items, source.name, planned, at=rt.clock())
     now = rt.clock()
-    await asyncio.to_thread(
+    await rt.stored(
         rt.store.record_fetch_success,
         source.name,
         at=now,
@@ -213,8 +234,16 @@ async def _fetch_and_parse(
         last_modified=result.last_modified,
         items_seen=committed.items_added,
         next_poll_at=after_success(now, every, [server_hint, parsed.ttl]),
+        fetch_ms=round(result.seconds * 1000),
+        parse_ms=round(parse_seconds * 1000),
     )
-    return _Pass(parsed, len(new), committed.alerts_enqueued)
+    return _Pass(
+        parsed,
+        len(new),
+        committed.alerts_enqueued,
+        fetch_seconds=result.seconds,
+        parse_seconds=parse_seconds,
+    )
 
 
 #: a warning that persists (a feed malformed on every poll) is logged again after this long
@@ -230,29 +259,34 @@ async def _note_warning(rt: Runtime, name: str, state: SourceState, warning: str
         # source that had no warning, or was last warned about a day ago, is logged again.
         if warning and (last_told is None or now - last_told >= WARNING_REPEAT):
             logger.warning("source %s: %s", name, warning)
-            await asyncio.to_thread(rt.store.record_warning, name, warning=warning, at=now)
+            await rt.stored(rt.store.record_warning, name, warning=warning, at=now)
         elif warning:
             logger.info("source %s: still: %s", name, warning)
             if warning != state.last_warning:
-                await asyncio.to_thread(
-                    rt.store.record_warning, name, warning=warning, at=last_told
-                )
+                await rt.stored(rt.store.record_warning, name, warning=warning, at=last_told)
         elif state.last_warning:
             logger.info("source %s: no longer: %s", name, state.last_warning)
-            await asyncio.to_thread(rt.store.record_warning, name, warning=None, at=None)
+            await rt.stored(rt.store.record_warning, name, warning=None, at=None)
     except StoreError as exc:
         logger.error("source %s: cannot record its warning: %s", name, exc)
 
 
 async def poll_source(
-    rt: Runtime, source: FeedSource | PageSource, *, honour_schedule: bool = False
+    rt: Runtime,
+    source: FeedSource | PageSource,
+    *,
+    honour_schedule: bool = False,
+    state: SourceState | None = None,
 ) -> SourceOutcome:
-    """One pass; with ``honour_schedule`` (the daemon), a source backing off is left alone."""
+    """One pass; with ``honour_schedule`` (the daemon), a source backing off is left alone.
+
+    ``state`` is the source's stored state when the caller read it already (with many others).
+    """
     started = time.perf_counter()
     every = rt.settings.every(source)
-    state: SourceState | None = None
     try:
-        state = await asyncio.to_thread(rt.store.source_state, source.name)
+        if state is None:
+            state = await rt.stored(rt.store.source_state, source.name)
         if honour_schedule and not is_due(rt.clock(), state.next_poll_at, every):
             return SourceOutcome(source=source.name, status="deferred")
         fetched = await _fetch_and_parse(rt, source, state)
@@ -280,7 +314,7 @@ async def poll_source(
             message,
         )
         try:
-            await asyncio.to_thread(
+            await rt.stored(
                 rt.store.record_fetch_failure,
                 source.name,
                 at=now,
@@ -298,26 +332,35 @@ async def poll_source(
             seconds=time.perf_counter() - started,
         )
     elapsed = time.perf_counter() - started
-    if fetched is None:
-        logger.info("source %s: not modified", source.name)
-        return SourceOutcome(source=source.name, status="not_modified", seconds=elapsed)
-    parsed, new_count, alert_count = fetched.parsed, fetched.new_items, fetched.alerts
+    parsed = fetched.parsed
+    if parsed is None:
+        logger.info("source %s: not modified (fetch %.3f s)", source.name, fetched.fetch_seconds)
+        return SourceOutcome(
+            source=source.name,
+            status="not_modified",
+            seconds=elapsed,
+            fetch_seconds=fetched.fetch_seconds,
+        )
     assert state is not None  # the fetch above needed it
     await _note_warning(rt, source.name, state, parsed.warning)
     logger.info(
-        "source %s: %d items, %d new, %d alerts queued (%.2f s)",
+        "source %s: %d items, %d new, %d alerts queued (%.2f s: fetch %.3f s, parse %.3f s)",
         source.name,
         len(parsed.items),
-        new_count,
-        alert_count,
+        fetched.new_items,
+        fetched.alerts,
         elapsed,
+        fetched.fetch_seconds,
+        fetched.parse_seconds,
     )
     return SourceOutcome(
         source=source.name,
         status="ok",
         items=len(parsed.items),
-        new_items=new_count,
-        alerts=alert_count,
+        new_items=fetched.new_items,
+        alerts=fetched.alerts,
         warning=parsed.warning,
         seconds=elapsed,
+        fetch_seconds=fetched.fetch_seconds,
+        parse_seconds=fetched.parse_seconds,
     )

@@ -25,7 +25,8 @@ from monitor.health_alerts import announce_health
 from monitor.notify import Notifier, build_channels
 from monitor.outbox import DeliveryReport, Grouping, Outbox
 from monitor.pipeline import Runtime, SourceOutcome, poll_source, utcnow
-from monitor.store import Store
+from monitor.store import SourceState, Store
+from monitor.store.batching import BatchedStore
 
 logger = logging.getLogger(__name__)
 
@@ -98,12 +99,14 @@ async def open_services(config: Config, *, stdout: TextIO | None = None) -> Asyn
     channels = build_channels(
         settings, http=delivery_http, stdout=stdout, templates=config.templates
     )
+    batched = BatchedStore(store)
     runtime = Runtime(
         settings=settings,
         store=store,
         fetcher=fetcher,
         rules=config.rules,
         fulltext=FullText(fetcher),
+        batched=batched,
     )
     grouping = {
         name: Grouping(wait=channel.grouping(), interval=channel.group_interval)
@@ -125,6 +128,7 @@ async def open_services(config: Config, *, stdout: TextIO | None = None) -> Asyn
             await notifier.aclose()
         await delivery_http.aclose()
         await fetcher.aclose()
+        await asyncio.to_thread(batched.close)
         store.close()
 
 
@@ -133,8 +137,16 @@ async def check_once(
 ) -> tuple[list[SourceOutcome], DeliveryReport]:
     """Poll every source once, concurrently, then deliver what was queued."""
     async with open_services(config, stdout=stdout) as services:
+        runtime = services.runtime
+        # One query for every source's state rather than one per source.
+        states = {s.name: s for s in await asyncio.to_thread(runtime.store.all_source_states)}
         outcomes = await asyncio.gather(
-            *(poll_source(services.runtime, source) for source in config.settings.sources)
+            *(
+                poll_source(
+                    runtime, source, state=states.get(source.name, SourceState(name=source.name))
+                )
+                for source in config.settings.sources
+            )
         )
         await announce_health(config.settings, services.runtime.store, services.channels, utcnow())
         budget = config.settings.defaults.delivery_budget.total_seconds()

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 import time
 from pathlib import Path
 
@@ -117,3 +118,33 @@ def test_validate_names_an_unknown_health_channel(cli: MonitorCli) -> None:
     assert result.returncode == 1
     assert f"{cli.config}:5:" in result.stdout + result.stderr
     assert "unknown channel 'pager'" in result.stdout + result.stderr
+
+
+def test_sources_and_the_log_show_what_each_source_costs_to_fetch_and_parse(
+    cli: MonitorCli, http_server: LoopbackServer
+) -> None:
+    http_server.set("/feed.xml", Reply(body=rss(UNRELATED), delay=0.4))
+    http_server.set("/steady.xml", Reply(body=rss(UNRELATED), headers={"ETag": '"v1"'}))
+    first = cli.run("-v", "check")
+    assert first.returncode == 0, first.stderr
+    slow = next(line for line in first.stderr.splitlines() if "source flaky-wire:" in line)
+    fetch, parse = (float(x) for x in re.findall(r"(?:fetch|parse) (\d+\.\d+) s", slow))
+    assert fetch >= 0.4
+    assert parse < fetch
+
+    table = cli.run("sources").stdout.splitlines()
+    header = table[0].split()
+    flaky = next(row for row in table if row.startswith("flaky-wire"))
+    fetch_ms = int(re.findall(r"(\d+) ms", flaky)[0])
+    assert "FETCH" in header
+    assert "PARSE" in header
+    assert fetch_ms >= 400
+    steady = next(row for row in table if row.startswith("steady-wire"))
+    assert int(re.findall(r"(\d+) ms", steady)[0]) < fetch_ms
+
+    # a 304 is timed too, with nothing parsed
+    http_server.set("/feed.xml", Reply(status=304, delay=0.2))
+    assert cli.run("check").returncode == 0
+    flaky = next(row for row in cli.run("sources").stdout.splitlines() if row.startswith("flaky"))
+    assert len(re.findall(r"(\d+) ms", flaky)) == 1
+    assert 200 <= int(re.findall(r"(\d+) ms", flaky)[0]) < fetch_ms

@@ -10,9 +10,10 @@ from __future__ import annotations
 import asyncio
 import email.utils
 import logging
+import time
 import zlib
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from urllib.parse import urljoin, urlsplit
 
@@ -41,6 +42,9 @@ class FetchResult:
     status: int
     body: bytes
     headers: dict[str, str]
+    #: seconds from sending the request to the end of the body, over every redirect hop; the
+    #: wait for a free slot is not counted, as it says nothing about the server
+    seconds: float = 0.0
 
     @property
     def not_modified(self) -> bool:
@@ -161,6 +165,7 @@ class Fetcher:
     ) -> FetchResult:
         trusted = None if untrusted else origin(url)
         current = url
+        on_wire = 0.0
         for _ in range(MAX_REDIRECTS + 1):
             target, hop_headers, extensions = current, headers, {}
             if origin(current) != trusted:
@@ -176,14 +181,17 @@ class Fetcher:
                 "GET", target, headers=hop_headers, extensions=extensions
             )
             async with self._hosts.slot(origin(current)):
+                started = time.perf_counter()
                 response = await client.send(request, stream=True)
                 try:
                     location = response.headers.get("location")
                     if response.is_redirect and location:
                         current = urljoin(current, location)
                         continue
-                    return await self._read(source, response, current)
+                    result = await self._read(source, response, current)
+                    return replace(result, seconds=on_wire + time.perf_counter() - started)
                 finally:
+                    on_wire += time.perf_counter() - started
                     await response.aclose()
         raise FetchError(
             source, FetchErrorKind.TOO_MANY_REDIRECTS, f"more than {MAX_REDIRECTS} redirects"

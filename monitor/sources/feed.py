@@ -1,6 +1,7 @@
 """Feed bytes -> Items, with feedparser doing the parsing and never the fetching.
 
-RSS 0.9x/1.0/2.0, Atom and JSON Feed are all handled by feedparser. A feed it can only partly
+RSS 0.9x/1.0/2.0 and Atom are handled by feedparser, JSON Feed by jsonfeed.py; a plain RSS 2.0 or
+Atom feed takes the fast path of plainfeed.py, which gives the same items. A feed it can only partly
 parse ("bozo") still yields what it recovered, with a warning; a body that is no feed at all is a
 ``not_a_feed`` error, never an empty list that a later good fetch would turn into a flood.
 """
@@ -20,6 +21,7 @@ from monitor.errors import FetchError, FetchErrorKind
 from monitor.model import Item
 from monitor.sources.jsonfeed import looks_like_json_feed, parse_json_feed
 from monitor.sources.normalize import clean_text
+from monitor.sources.plainfeed import read_plain_feed
 from monitor.sources.text import (
     MAX_ITEMS,
     MAX_TAGS,
@@ -88,6 +90,17 @@ def parse_feed(source: str, body: bytes, *, url: str, headers: dict[str, str]) -
         raise FetchError(source, FetchErrorKind.NOT_A_FEED, "empty body")
     if looks_like_json_feed(body):
         return parse_json_feed(source, body, url=url)
+    plain = read_plain_feed(body, headers)
+    if plain is not None:
+        entries, channel = plain
+        return _feed(source, url, entries, channel, None)
+    return parse_with_feedparser(source, body, url=url, headers=headers)
+
+
+def parse_with_feedparser(
+    source: str, body: bytes, *, url: str, headers: dict[str, str]
+) -> ParsedFeed:
+    """The reference path, for every feed the fast path leaves alone."""
     # A BytesIO, never a str or URL: feedparser would treat those as something to open.
     try:
         # Its HTML sanitizer and link resolution redo what html_to_text does anyway (every field
@@ -106,19 +119,28 @@ def parse_feed(source: str, body: bytes, *, url: str, headers: dict[str, str]) -
         looks_html = body.lstrip()[:200].lower().startswith((b"<!doctype html", b"<html"))
         detail = "an HTML page, not a feed" if looks_html else f"not a feed ({reason or 'unknown'})"
         raise FetchError(source, FetchErrorKind.NOT_A_FEED, detail)
-    base = parsed.get("feed", {}).get("link") or url
+    malformed = None
+    if parsed.get("bozo") and not isinstance(parsed.get("bozo_exception"), _HEADER_QUIBBLES):
+        malformed = parsed.get("bozo_exception")
+    return _feed(source, url, entries, parsed.get("feed", {}), malformed)
+
+
+def _feed(
+    source: str, url: str, entries: list[Any], channel: Any, malformed: object | None
+) -> ParsedFeed:
+    base = channel.get("link") or url
     with warnings.catch_warnings():
         # feedparser warns on reading updated_parsed where only published exists; we read both.
         warnings.simplefilter("ignore", DeprecationWarning)
         items = [_entry_to_item(source, entry, url or base) for entry in entries[:MAX_ITEMS]]
     warning = None
-    if parsed.get("bozo") and not isinstance(parsed.get("bozo_exception"), _HEADER_QUIBBLES):
-        warning = f"feed is malformed, {len(items)} items recovered: {parsed.get('bozo_exception')}"
+    if malformed is not None:
+        warning = f"feed is malformed, {len(items)} items recovered: {malformed}"
     elif not entries:
         warning = "feed has no items"
     elif len(entries) > MAX_ITEMS:
         warning = f"feed has {len(entries)} items; only the first {MAX_ITEMS} were read"
-    return ParsedFeed(items=items, warning=warning, ttl=_ttl(parsed.get("feed", {}).get("ttl")))
+    return ParsedFeed(items=items, warning=warning, ttl=_ttl(channel.get("ttl")))
 
 
 def _ttl(value: Any) -> timedelta | None:

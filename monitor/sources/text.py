@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import importlib.util
 import re
 import warnings
 from dataclasses import dataclass
@@ -44,12 +43,12 @@ def html_to_text(markup: str, limit: int = TEXT_LIMIT) -> str:
     return clean_text(soup.get_text(" "), limit)
 
 
-#: lxml where it is installed (faster on big pages), else the standard library's parser
-HTML_PARSER = "lxml" if importlib.util.find_spec("lxml") is not None else "html.parser"
+#: lxml: faster than the standard library's parser on big pages, and a dependency anyway
+HTML_PARSER = "lxml"
 
 
 def parse_html(markup: str | bytes) -> BeautifulSoup | None:
-    """bs4 with lxml or html.parser; None for markup the parser gives up on (``<![0``)."""
+    """bs4 with lxml; None for markup the parser gives up on (``<![0``)."""
     with warnings.catch_warnings():
         # Markup that looks like a URL or file name is still just markup here.
         warnings.simplefilter("ignore", MarkupResemblesLocatorWarning)

@@ -89,11 +89,18 @@ def _silences(conn: Connection) -> None:
     ).create(conn)
 
 
+def _source_timings(conn: Connection) -> None:
+    whole = Integer().compile(dialect=conn.dialect)
+    for column in ("fetch_ms", "parse_ms"):
+        conn.execute(text(f"ALTER TABLE sources ADD COLUMN {column} {whole}"))
+
+
 MIGRATIONS: list[Migration] = [
     ("0001_initial", _initial),
     ("0002_source_schedule", _source_schedule),
     ("0003_source_health", _source_health),
     ("0004_silences", _silences),
+    ("0005_source_timings", _source_timings),
 ]
 
 

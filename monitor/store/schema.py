@@ -42,6 +42,9 @@ sources = Table(
     #: what the last good fetch warned about (a malformed feed, no items), and when it was logged
     Column("last_warning", Text),
     Column("last_warning_at", DateTime(timezone=True)),
+    #: how long the last good fetch took to answer, and its body to become items (milliseconds)
+    Column("fetch_ms", Integer),
+    Column("parse_ms", Integer),
 )
 
 items = Table(

@@ -1,0 +1,120 @@
+"""Group commit: store calls from many concurrent polls share one transaction.
+
+A pass over thousands of sources makes thousands of small writes (a 304 noted, a fetch recorded,
+items stored). Each alone is a transaction with its own fsync; run one after another on a single
+thread, the calls that arrive while one batch commits go together into the next. Every call
+still runs inside its own savepoint, so a failing call undoes only its own writes, and no caller
+hears of success before the transaction holding its writes has committed.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import queue
+import threading
+from collections.abc import Callable
+from concurrent.futures import Future
+from dataclasses import dataclass, field
+from typing import Any, TypeVar
+
+from monitor.errors import StoreError
+from monitor.store.repository import Store
+
+logger = logging.getLogger(__name__)
+
+T = TypeVar("T")
+
+#: calls per transaction: a bound on how long the write lock is held at once
+MAX_BATCH = 500
+
+
+@dataclass
+class _Call:
+    action: Callable[..., Any]
+    args: tuple[Any, ...]
+    kwargs: dict[str, Any]
+    future: Future[Any] = field(default_factory=Future)
+
+
+class BatchedStore:
+    """Runs store calls on one thread of its own, many to a transaction."""
+
+    def __init__(self, store: Store) -> None:
+        self.store = store
+        self._queue: queue.SimpleQueue[_Call | None] = queue.SimpleQueue()
+        #: how many calls ran, and in how many transactions
+        self.calls = self.transactions = 0
+        self._closed = False
+        self._thread = threading.Thread(target=self._serve, name="store-writer", daemon=True)
+        self._thread.start()
+
+    async def call(self, action: Callable[..., T], /, *args: Any, **kwargs: Any) -> T:
+        """``action(*args, **kwargs)``, a method of the store, once its batch has committed."""
+        if self._closed:
+            raise StoreError(f"state database {self.store.display}: closed, the call was not run")
+        pending = _Call(action, args, kwargs)
+        self._queue.put(pending)
+        result: T = await asyncio.wrap_future(pending.future)
+        return result
+
+    def close(self) -> None:
+        """Finish the calls already made, then stop the thread."""
+        self._closed = True
+        self._queue.put(None)
+        self._thread.join()
+
+    def _serve(self) -> None:
+        while True:
+            first = self._queue.get()
+            if first is None:
+                return
+            batch = [first]
+            stop = False
+            while len(batch) < MAX_BATCH:
+                try:
+                    more = self._queue.get_nowait()
+                except queue.Empty:
+                    break
+                if more is None:
+                    stop = True
+                    break
+                batch.append(more)
+            self._run(batch)
+            if stop:
+                return
+
+    def _run(self, batch: list[_Call]) -> None:
+        self.calls += len(batch)
+        self.transactions += 1
+        outcomes: list[tuple[_Call, Any, BaseException | None]] = []
+        try:
+            with self.store.shared_transaction():
+                for call in batch:
+                    try:
+                        outcomes.append((call, call.action(*call.args, **call.kwargs), None))
+                    except Exception as exc:  # the caller gets it, the batch goes on
+                        outcomes.append((call, None, exc))
+        except Exception as exc:
+            # The transaction itself failed (locked, disk full): each call again on its own,
+            # so that one call that poisons a batch fails alone.
+            logger.info("store batch of %d calls failed (%s); one by one now", len(batch), exc)
+            for call in batch:
+                _settle(call, *_alone(call))
+            return
+        for call, value, error in outcomes:
+            _settle(call, value, error)
+
+
+def _alone(call: _Call) -> tuple[Any, BaseException | None]:
+    try:
+        return call.action(*call.args, **call.kwargs), None
+    except Exception as exc:
+        return None, exc
+
+
+def _settle(call: _Call, value: Any, error: BaseException | None) -> None:
+    if error is not None:
+        call.future.set_exception(error)
+    else:
+        call.future.set_result(value)

@@ -1,0 +1,115 @@
+"""Store calls of concurrent polls, many to a transaction, on SQLite and PostgreSQL."""
+
+from __future__ import annotations
+
+import asyncio
+from datetime import timedelta
+
+import pytest
+
+from monitor.errors import StoreError
+from monitor.store import CommitResult, Store
+from monitor.store.batching import BatchedStore
+from tests.edges.test_store import T0, database, keyed, outgoing, store  # noqa: F401
+
+
+def test_concurrent_calls_share_transactions_and_each_gets_its_own_result(
+    store: Store,  # noqa: F811
+) -> None:
+    entries = [keyed(f"Story number {n} of the day", guid=f"g{n}") for n in range(300)]
+
+    async def scenario() -> list[CommitResult]:
+        batched = BatchedStore(store)
+        try:
+            results = await asyncio.gather(
+                *(
+                    batched.call(
+                        store.commit_items, f"feed-{n}", [(e, [outgoing(e, "slack")])], at=T0
+                    )
+                    for n, e in enumerate(entries)
+                ),
+                *(batched.call(store.record_not_modified, f"other-{n}", at=T0) for n in range(300)),
+            )
+        finally:
+            batched.close()
+        assert batched.calls == 600
+        assert batched.transactions < 600
+        return [r for r in results if isinstance(r, CommitResult)]
+
+    commits = asyncio.run(scenario())
+    assert commits == [CommitResult(items_added=1, alerts_enqueued=1)] * 300
+    assert store.filter_new(entries) == []
+    assert len(store.deliveries()) == 300
+    states = {s.name: s for s in store.all_source_states()}
+    assert all(states[f"other-{n}"].last_success_at == T0 for n in range(300))
+
+
+def test_a_failing_call_fails_alone_and_the_rest_of_its_batch_is_stored(
+    store: Store,  # noqa: F811
+) -> None:
+    good = [keyed(f"Good story number {n} here", guid=f"g{n}") for n in range(20)]
+    bad = keyed("A story whose alert names one channel twice", guid="bad")
+
+    async def scenario() -> list[object]:
+        batched = BatchedStore(store)
+        try:
+            calls = [
+                batched.call(store.commit_items, "wire", [(e, [outgoing(e, "slack")])], at=T0)
+                for e in good[:10]
+            ]
+            # a repeated channel breaks UNIQUE(alert_id, channel): this call alone must fail
+            calls.append(
+                batched.call(
+                    store.commit_items, "wire", [(bad, [outgoing(bad, "slack", "slack")])], at=T0
+                )
+            )
+            calls += [
+                batched.call(store.commit_items, "wire", [(e, [outgoing(e, "slack")])], at=T0)
+                for e in good[10:]
+            ]
+            return await asyncio.gather(*calls, return_exceptions=True)
+        finally:
+            batched.close()
+
+    results = asyncio.run(scenario())
+    failures = [r for r in results if isinstance(r, BaseException)]
+    assert len(failures) == 1
+    assert isinstance(failures[0], StoreError)
+    assert "storing items and alerts failed" in str(failures[0])
+    assert store.filter_new([*good, bad]) == [bad]
+    assert len(store.deliveries()) == 20
+    assert bad.item not in store.recent_items(since=T0 - timedelta(days=1))
+
+
+def test_a_call_is_answered_only_once_its_writes_are_committed(
+    store: Store,  # noqa: F811
+    database: str,  # noqa: F811
+) -> None:
+    entry = keyed("A story another process must see", guid="seen")
+
+    async def scenario() -> None:
+        batched = BatchedStore(store)
+        try:
+            await batched.call(store.commit_items, "wire", [(entry, [])], at=T0)
+            # another connection, as another process would open it, sees the item at once
+            other = Store.open(database)
+            try:
+                assert other.filter_new([entry]) == []
+            finally:
+                other.close()
+        finally:
+            batched.close()
+
+    asyncio.run(scenario())
+
+
+def test_calls_after_a_closed_batcher_are_refused_rather_than_left_waiting(
+    store: Store,  # noqa: F811
+) -> None:
+    async def scenario() -> None:
+        batched = BatchedStore(store)
+        batched.close()
+        with pytest.raises(StoreError, match="closed"):
+            await asyncio.wait_for(batched.call(store.source_state, "x"), timeout=5)
+
+    asyncio.run(scenario())
