@@ -82,7 +82,10 @@ def headline_links(source: str, soup: Tag, page_url: str) -> ParsedFeed:
         if len(title.split()) < MIN_HEADLINE_WORDS or href.startswith(("#", "javascript:")):
             continue
         url = join_url(page_url, href)
-        parts = urlsplit(url)
+        try:
+            parts = urlsplit(url)
+        except ValueError:  # a link too broken to follow ("http://[")
+            continue
         if parts.scheme not in ("http", "https") or parts.hostname != site:
             continue
         if canonical_url(url) in seen or _in_chrome(anchor):

@@ -82,3 +82,12 @@ def test_a_page_with_nothing_to_offer_is_an_error_not_a_quiet_day(
         read_page_without_selectors("src", body, url=PAGE_URL)
     assert caught.value.kind is kind
     assert caught.value.source == "src"
+
+
+def test_a_headline_link_too_broken_to_follow_is_skipped() -> None:
+    page = soup(
+        '<main><a href="http://[">A headline whose link cannot be parsed at all</a>'
+        '<a href="/news/1">A headline whose link is perfectly fine here</a></main>'
+    )
+    found = headline_links("src", page, PAGE_URL)
+    assert [item.url for item in found.items] == ["https://news.example.org/news/1"]
