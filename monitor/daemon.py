@@ -169,5 +169,11 @@ class Daemon:
                 "rule files changed but are invalid; keeping the last good rules:\n%s", exc
             )
             return
-        services.runtime.rules = rules
+        runtime = services.runtime
+        runtime.rules = rules
+        if runtime.workers is not None:
+            # the workers hold the rules they started with: new rules, new workers
+            old = runtime.workers
+            runtime.workers = old.with_rules(rules)
+            await asyncio.to_thread(old.close)
         logger.warning("rules reloaded: %d rules", len(rules))

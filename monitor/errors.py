@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from enum import StrEnum
+from typing import Any
 
 
 class MonitorError(Exception):
@@ -64,9 +65,14 @@ class FetchError(MonitorError):
     ) -> None:
         self.source = source
         self.kind = kind
+        self.detail = message
         self.status = status
         self.retry_after = retry_after
         super().__init__(f"source {source!r}: {kind.value}: {message}")
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        # raised in a parsing worker process, it is pickled back to the monitor
+        return (type(self), (self.source, self.kind, self.detail), self.__dict__)
 
 
 class DeliveryError(MonitorError):

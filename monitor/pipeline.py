@@ -11,27 +11,28 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from collections import defaultdict
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
-from typing import Any, Literal, TypeVar
+from typing import TYPE_CHECKING, Any, Literal, TypeVar
 
 from monitor.config.schema import ChannelBase, FeedSource, PageSource, Settings
 from monitor.errors import FetchError, StoreError
 from monitor.fetch import Fetcher
 from monitor.fulltext import FullText
+from monitor.holdback import HoldState, forget, hold_back, load_hold_state
 from monitor.match import Rule, RuleSet
 from monitor.match.prefilter import rule_set_for
 from monitor.model import Alert, KeyedItem, Outgoing
 from monitor.schedule import after_failure, after_success, cache_hint, is_due
-from monitor.silences import Silence, silencing
 from monitor.sources.normalize import keyed
 from monitor.sources.read import accept_header, read_source, source_url
 from monitor.sources.text import ParsedFeed
 from monitor.store import SourceState, Store
 from monitor.store.batching import BatchedStore
-from monitor.stories import earlier_telling
+
+if TYPE_CHECKING:
+    from monitor.workers import WorkerPool
 
 logger = logging.getLogger(__name__)
 
@@ -70,11 +71,14 @@ class Runtime:
     clock: Callable[[], datetime] = utcnow
     #: fetches article pages for sources with ``fulltext``; None leaves items as their feed has them
     fulltext: FullText | None = None
-    #: one source with alerts at a time decides what to hold back and commits, so that two
-    #: feeds telling one story in the same pass see each other's alert
-    commit_lock: asyncio.Lock = field(default_factory=asyncio.Lock)
+    #: one source at a time reads the silences and recent alerts when they are stale
+    hold_state_lock: asyncio.Lock = field(default_factory=asyncio.Lock)
+    #: the silences and recent alerts that decide what is held back, read now and then
+    hold_state: HoldState | None = None
     #: runs the store calls of concurrent polls many to a transaction; None: each alone
     batched: BatchedStore | None = None
+    #: parses feeds and matches items in other processes; None: in this one
+    workers: WorkerPool | None = None
 
     async def stored(self, action: Callable[..., T], /, *args: Any, **kwargs: Any) -> T:
         """``action``, a method of the store, run off the event loop."""
@@ -108,47 +112,15 @@ def plan_alerts(
     return planned
 
 
-async def _held_back(
-    rt: Runtime, planned: list[tuple[KeyedItem, list[Outgoing]]]
-) -> list[tuple[KeyedItem, list[Outgoing]]]:
-    """Alerts muted by a silence, or telling a story alerted within ``repeat_interval``, stay
-    recorded with the reason and are not sent."""
-    now = rt.clock()
-    silences = await rt.stored(rt.store.silences, active_at=now)
-    repeat = rt.settings.defaults.repeat_interval
-    told: dict[str, list[tuple[str, str]]] = defaultdict(list)
-    if repeat:
-        for rule, key, title in await rt.stored(rt.store.alerts_since, now - repeat):
-            told[rule].append((key, title))
-    held = []
-    for entry, outgoing in planned:
-        marked = []
-        for out in outgoing:
-            reason = _hold_reason(out, silences, told if repeat else None, now)
-            if reason:
-                logger.info("alert %s (%s) not sent: %s", out.alert.key, out.alert.rule, reason)
-                out = replace(out, held=reason)
-            if repeat:
-                told[out.alert.rule].append((out.alert.key, out.alert.title))
-            marked.append(out)
-        held.append((entry, marked))
-    return held
-
-
-def _hold_reason(
-    out: Outgoing,
-    silences: list[Silence],
-    told: Mapping[str, list[tuple[str, str]]] | None,
-    now: datetime,
-) -> str:
-    silence = silencing(silences, out.alert, now)
-    if silence is not None:
-        return silence.describe()
-    if told is not None:
-        earlier = earlier_telling(out.alert.title, told.get(out.alert.rule, []))
-        if earlier is not None:
-            return f"repeat of alert {earlier}, the same story within repeat_interval"
-    return ""
+async def _hold_state(rt: Runtime) -> HoldState:
+    if rt.hold_state is None or not rt.hold_state.fresh():
+        rt.hold_state = await load_hold_state(
+            lambda now: rt.stored(rt.store.silences, active_at=now),
+            lambda since: rt.stored(rt.store.alerts_since, since),
+            rt.clock(),
+            rt.settings.defaults.repeat_interval,
+        )
+    return rt.hold_state
 
 
 async def _with_full_text(
@@ -208,23 +180,38 @@ async def _fetch_and_parse(
         )
         return _Pass(None, 0, 0, fetch_seconds=result.seconds)
     parsing = time.perf_counter()
-    parsed = await read_source(rt.fetcher, source, result)
-    entries = keyed(parsed.items)
+    if rt.workers is not None and isinstance(source, FeedSource):
+        parsed, entries = await rt.workers.parse(
+            source.name, result.body, url=result.url, headers=result.headers
+        )
+    else:
+        parsed = await read_source(rt.fetcher, source, result)
+        entries = keyed(parsed.items)
     parse_seconds = time.perf_counter() - parsing
     new = await rt.stored(rt.store.filter_new, entries)
     first_fetch = not state.fetched_once
     baseline = first_fetch and rt.settings.first_fetch(source) == "baseline"
     if not baseline and rt.fulltext is not None:
         new = await _with_full_text(rt, source, new)
-    planned: list[tuple[KeyedItem, list[Outgoing]]] = (
-        [(e, []) for e in new] if baseline else plan_alerts(rt.rules, new, rt.settings.channels)
-    )
-    if any(outgoing for _, outgoing in planned):
-        async with rt.commit_lock:
-            planned = await _held_back(rt, planned)
-            committed = await rt.stored(rt.store.commit_items, source.name, planned, at=rt.clock())
+    planned: list[tuple[KeyedItem, list[Outgoing]]]
+    if baseline or not new:
+        planned = [(e, []) for e in new]
+    elif rt.workers is not None and rt.workers.rules is rt.rules:
+        planned = await rt.workers.plan(new)
     else:
+        planned = plan_alerts(rt.rules, new, rt.settings.channels)
+    told: list[tuple[str, tuple[str, str]]] = []
+    if any(outgoing for _, outgoing in planned):
+        async with rt.hold_state_lock:
+            hold = await _hold_state(rt)
+        repeat = bool(rt.settings.defaults.repeat_interval)
+        planned, told = hold_back(hold, planned, rt.clock(), repeat=repeat)
+    try:
         committed = await rt.stored(rt.store.commit_items, source.name, planned, at=rt.clock())
+    except Exception:
+        if told and rt.hold_state is not None:
+            forget(rt.hold_state, told)
+        raise
     now = rt.clock()
     await rt.stored(
         rt.store.record_fetch_success,

@@ -16,7 +16,7 @@ from typing import TextIO
 import httpx
 
 from monitor.config import Config
-from monitor.config.schema import Settings
+from monitor.config.schema import FeedSource, Settings
 from monitor.errors import MonitorError
 from monitor.fetch import Fetcher
 from monitor.fetch.client import USER_AGENT
@@ -27,6 +27,7 @@ from monitor.outbox import DeliveryReport, Grouping, Outbox
 from monitor.pipeline import Runtime, SourceOutcome, poll_source, utcnow
 from monitor.store import SourceState, Store
 from monitor.store.batching import BatchedStore
+from monitor.workers import WorkerPool, pool_size
 
 logger = logging.getLogger(__name__)
 
@@ -100,6 +101,12 @@ async def open_services(config: Config, *, stdout: TextIO | None = None) -> Asyn
         settings, http=delivery_http, stdout=stdout, templates=config.templates
     )
     batched = BatchedStore(store)
+    feeds = sum(isinstance(source, FeedSource) for source in settings.sources)
+    size = pool_size(settings.defaults.parse_workers, feeds)
+    workers = None
+    if size:
+        logger.info("parsing feeds and matching items in %d worker processes", size)
+        workers = WorkerPool(config.rules, settings.channels, size)
     runtime = Runtime(
         settings=settings,
         store=store,
@@ -107,6 +114,7 @@ async def open_services(config: Config, *, stdout: TextIO | None = None) -> Asyn
         rules=config.rules,
         fulltext=FullText(fetcher),
         batched=batched,
+        workers=workers,
     )
     grouping = {
         name: Grouping(wait=channel.grouping(), interval=channel.group_interval)
@@ -129,6 +137,8 @@ async def open_services(config: Config, *, stdout: TextIO | None = None) -> Asyn
         await delivery_http.aclose()
         await fetcher.aclose()
         await asyncio.to_thread(batched.close)
+        if runtime.workers is not None:
+            await asyncio.to_thread(runtime.workers.close)
         store.close()
 
 

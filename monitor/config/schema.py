@@ -296,6 +296,9 @@ class Defaults(Strict):
     fulltext_below: int = Field(default=300, ge=0)
     #: private ranges (CIDR) that redirects and links found in content may reach anyway
     allow_private: list[Annotated[str, BeforeValidator(_cidr)]] = Field(default_factory=list)
+    #: processes that parse feeds and match items; unset: one per core with 50 feeds or more,
+    #: 0: all in the monitor's own process
+    parse_workers: int | None = Field(default=None, ge=0)
 
 
 class HealthSettings(Strict):

@@ -2,9 +2,9 @@
 
 A pass over thousands of sources makes thousands of small writes (a 304 noted, a fetch recorded,
 items stored). Each alone is a transaction with its own fsync; run one after another on a single
-thread, the calls that arrive while one batch commits go together into the next. Every call
-still runs inside its own savepoint, so a failing call undoes only its own writes, and no caller
-hears of success before the transaction holding its writes has committed.
+thread, the calls that arrive while one batch commits go together into the next. A call that
+fails rolls its batch back, and the batch is run again one call per transaction, so it fails
+alone; no caller hears of success before the transaction holding its writes has committed.
 """
 
 from __future__ import annotations
@@ -87,23 +87,22 @@ class BatchedStore:
     def _run(self, batch: list[_Call]) -> None:
         self.calls += len(batch)
         self.transactions += 1
-        outcomes: list[tuple[_Call, Any, BaseException | None]] = []
         try:
             with self.store.shared_transaction():
-                for call in batch:
-                    try:
-                        outcomes.append((call, call.action(*call.args, **call.kwargs), None))
-                    except Exception as exc:  # the caller gets it, the batch goes on
-                        outcomes.append((call, None, exc))
+                results = [call.action(*call.args, **call.kwargs) for call in batch]
         except Exception as exc:
-            # The transaction itself failed (locked, disk full): each call again on its own,
-            # so that one call that poisons a batch fails alone.
+            if len(batch) == 1:
+                _settle(batch[0], None, exc)
+                return
+            # Everything was rolled back: each call again on its own, so the one that failed
+            # (or the lock, or the disk) fails alone and the others are kept.
             logger.info("store batch of %d calls failed (%s); one by one now", len(batch), exc)
             for call in batch:
+                self.transactions += 1
                 _settle(call, *_alone(call))
             return
-        for call, value, error in outcomes:
-            _settle(call, value, error)
+        for call, value in zip(batch, results, strict=True):
+            _settle(call, value, None)
 
 
 def _alone(call: _Call) -> tuple[Any, BaseException | None]:

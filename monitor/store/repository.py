@@ -90,8 +90,11 @@ class Store(SourceHealthRecords, ItemHistory, DeliveryRecords, SilenceRecords):
 
     @contextmanager
     def shared_transaction(self) -> Iterator[None]:
-        """Calls made in this thread inside the block share one writing transaction; each call
-        is a savepoint in it, so a call that fails undoes only its own writes."""
+        """Calls made in this thread inside the block share one writing transaction.
+
+        A call that raises leaves its writes half done: the caller must let the exception end
+        the block, which rolls back every call in it.
+        """
         try:
             with self._engine.connect() as conn:
                 conn.execution_options(**{engines.WRITE: True})
@@ -112,8 +115,7 @@ class Store(SourceHealthRecords, ItemHistory, DeliveryRecords, SilenceRecords):
         shared: Connection | None = getattr(self._shared, "conn", None)
         try:
             if shared is not None:
-                with shared.begin_nested():
-                    yield shared
+                yield shared
                 return
             with self._engine.connect() as conn:
                 conn.execution_options(**{engines.WRITE: write})
@@ -137,13 +139,16 @@ class Store(SourceHealthRecords, ItemHistory, DeliveryRecords, SilenceRecords):
 
     def _update_source(self, action: str, name: str, values: Mapping[str, Any]) -> None:
         s = schema.sources
+        changed = update(s).where(s.c.name == name).values(values)
         with self._transaction(action, write=True) as conn:
-            conn.execute(
-                schema.insert_or_ignore(conn.dialect.name, s).values(
-                    name=name, consecutive_failures=0, fetched_once=False, items_seen=0
+            # the row exists on every poll but a source's first: one statement, mostly
+            if conn.execute(changed).rowcount == 0:
+                conn.execute(
+                    schema.insert_or_ignore(conn.dialect.name, s).values(
+                        name=name, consecutive_failures=0, fetched_once=False, items_seen=0
+                    )
                 )
-            )
-            conn.execute(update(s).where(s.c.name == name).values(values))
+                conn.execute(changed)
 
     def record_fetch_success(
         self,

@@ -1,0 +1,127 @@
+"""Parsing and matching in worker processes, so that a pass over many feeds uses every core.
+
+The event loop fetches and stores; in the pool a feed's body becomes keyed items, and new items
+become planned alerts. Workers start from a forkserver (a clean, single-threaded process that
+imported the parsers once), never by forking the monitor, whose threads may hold locks. The
+rules and channels go to each worker once, as the pool starts; new rules take a new pool. A
+worker that dies (a parser crashing on a hostile feed) costs only the feeds in its hands: the
+caller parses those in-process and the pool is started again.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import multiprocessing
+import os
+from collections.abc import Callable, Mapping, Sequence
+from concurrent.futures import ProcessPoolExecutor
+from concurrent.futures.process import BrokenProcessPool
+from typing import Any, TypeVar
+
+from monitor.config.schema import ChannelBase
+from monitor.match import Rule, RuleSet
+from monitor.match.prefilter import rule_set_for
+from monitor.model import KeyedItem, Outgoing
+from monitor.pipeline import plan_alerts
+from monitor.sources.feed import parse_feed
+from monitor.sources.normalize import keyed
+from monitor.sources.text import ParsedFeed
+
+logger = logging.getLogger(__name__)
+
+Planned = list[tuple[KeyedItem, list[Outgoing]]]
+T = TypeVar("T")
+
+#: below this many feed sources a pass is too short for the pool's start to pay off
+POOL_MIN_SOURCES = 50
+
+_worker_rules: RuleSet | None = None
+_worker_channels: Mapping[str, ChannelBase] | None = None
+
+
+def _start_worker(rules: Sequence[Rule], channels: Mapping[str, ChannelBase]) -> None:
+    global _worker_rules, _worker_channels
+    _worker_rules = rule_set_for(tuple(rules))
+    _worker_channels = channels
+
+
+def _parse(
+    name: str, body: bytes, url: str, headers: dict[str, str]
+) -> tuple[ParsedFeed, list[KeyedItem]]:
+    parsed = parse_feed(name, body, url=url, headers=headers)
+    return parsed, keyed(parsed.items)
+
+
+def _plan(batch: list[KeyedItem]) -> Planned:
+    assert _worker_rules is not None, "the pool's initializer sets the rules"
+    return plan_alerts(_worker_rules, batch, _worker_channels)
+
+
+def usable_cores() -> int:
+    try:
+        return len(os.sched_getaffinity(0))
+    except AttributeError:  # not on Linux
+        return os.cpu_count() or 1
+
+
+def pool_size(configured: int | None, feed_sources: int) -> int:
+    """Worker processes for a pass: the configured count, else one per core for many feeds."""
+    if configured is not None:
+        return configured
+    return usable_cores() if feed_sources >= POOL_MIN_SOURCES else 0
+
+
+class WorkerPool:
+    def __init__(
+        self, rules: Sequence[Rule], channels: Mapping[str, ChannelBase], workers: int
+    ) -> None:
+        #: the rules the workers hold; a caller with other rules plans in its own process
+        self.rules = rules
+        self._channels = channels
+        self._workers = workers
+        self._executor = self._new_executor()
+
+    def _new_executor(self) -> ProcessPoolExecutor:
+        context = multiprocessing.get_context("forkserver")
+        context.set_forkserver_preload(["monitor.workers"])
+        return ProcessPoolExecutor(
+            self._workers,
+            mp_context=context,
+            initializer=_start_worker,
+            initargs=(self.rules, self._channels),
+        )
+
+    async def parse(
+        self, name: str, body: bytes, *, url: str, headers: dict[str, str]
+    ) -> tuple[ParsedFeed, list[KeyedItem]]:
+        """The feed's items with their identity keys; raises FetchError like parse_feed."""
+        try:
+            return await self._run(_parse, name, body, url, headers)
+        except BrokenProcessPool:
+            logger.warning("source %s: a parsing worker died; parsing it in-process", name)
+            return _parse(name, body, url, headers)
+
+    async def plan(self, batch: list[KeyedItem]) -> Planned:
+        try:
+            return await self._run(_plan, batch)
+        except BrokenProcessPool:
+            logger.warning("a matching worker died; matching %d items in-process", len(batch))
+            return plan_alerts(self.rules, batch, self._channels)
+
+    async def _run(self, task: Callable[..., T], *args: Any) -> T:
+        executor = self._executor
+        try:
+            return await asyncio.get_running_loop().run_in_executor(executor, task, *args)
+        except BrokenProcessPool:
+            if executor is self._executor:
+                executor.shutdown(wait=False, cancel_futures=True)
+                self._executor = self._new_executor()
+            raise
+
+    def with_rules(self, rules: Sequence[Rule]) -> WorkerPool:
+        """A new pool of the same size holding ``rules``."""
+        return WorkerPool(rules, self._channels, self._workers)
+
+    def close(self) -> None:
+        self._executor.shutdown(wait=True, cancel_futures=True)

@@ -1,0 +1,136 @@
+"""Parsing and matching in worker processes: the same alerts as in-process, and a dead worker
+costs nothing but a moment."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+from pathlib import Path
+
+import pytest
+
+from monitor.config import load_rules
+from monitor.errors import FetchError
+from monitor.sources.feed import parse_feed
+from monitor.sources.normalize import keyed
+from monitor.workers import POOL_MIN_SOURCES, WorkerPool, pool_size
+from tests.e2e_support import SHIPPED_RULES, STORY, UNRELATED, MonitorCli, rss
+from tests.servers import LoopbackServer, Reply
+
+FEED = rss([*UNRELATED, STORY])
+
+
+def alerts_of(cli: MonitorCli, receiver: LoopbackServer, workers: int) -> list[dict[str, object]]:
+    cli.write_config(
+        f"""
+state: state/monitor-{workers}.db
+rules: {SHIPPED_RULES}
+defaults: {{parse_workers: {workers}, allow_private: [127.0.0.1/32]}}
+sources:
+"""
+        + "".join(
+            f"  - {{name: wire-{n}, feed: {cli.env['FEED_BASE']}/feed-{n}.xml}}\n" for n in range(6)
+        )
+        + f"channels:\n  hook: {{webhook: {receiver.url}/hook-{workers}}}\n"
+    )
+    result = cli.run("-v", "check")
+    assert result.returncode == 0, result.stderr
+    assert (f"matching items in {workers} worker processes" in result.stderr) == (workers > 0)
+    return sorted(
+        (json.loads(r.body) for r in receiver.requests_to(f"/hook-{workers}")),
+        key=lambda alert: str(alert["source"]),
+    )
+
+
+def test_worker_processes_send_the_alerts_the_monitor_sends_alone(
+    tmp_path: Path, http_server: LoopbackServer, receiver: LoopbackServer
+) -> None:
+    for n in range(6):
+        http_server.set(f"/feed-{n}.xml", Reply(body=rss(UNRELATED) if n % 2 else FEED))
+    receiver.set("/hook-0", Reply(status=204))
+    receiver.set("/hook-2", Reply(status=204))
+    cli = MonitorCli(tmp_path, env={"FEED_BASE": http_server.url})
+    alone, pooled = alerts_of(cli, receiver, 0), alerts_of(cli, receiver, 2)
+    # one story in three feeds: the first alert is sent, the others are held as repeats
+    assert len(alone) == 1
+    assert [(a["title"], a["matched"]) for a in pooled] == [
+        (a["title"], a["matched"]) for a in alone
+    ]
+
+
+def test_the_pool_runs_for_many_feeds_or_when_configured() -> None:
+    assert pool_size(None, POOL_MIN_SOURCES - 1) == 0
+    assert pool_size(None, POOL_MIN_SOURCES) >= 1
+    assert pool_size(0, 10_000) == 0
+    assert pool_size(3, 1) == 3
+
+
+@pytest.fixture
+def pool() -> WorkerPool:
+    rules = load_rules(SHIPPED_RULES, {"all"})
+    return WorkerPool(rules, {}, 1)
+
+
+def test_a_dead_worker_costs_only_a_retry_in_process(pool: WorkerPool) -> None:
+    expected = parse_feed("wire", FEED, url="https://news.example.org/feed", headers={})
+
+    async def scenario() -> None:
+        first, _ = await pool.parse("wire", FEED, url="https://news.example.org/feed", headers={})
+        assert first == expected
+        # a worker that dies, as one would on a parser crash, breaks the whole executor
+        dying = pool._executor.submit(os._exit, 1)
+        with pytest.raises(Exception):  # noqa: B017, PT011 - BrokenProcessPool or its cause
+            await asyncio.wrap_future(dying)
+        again, keys = await pool.parse(
+            "wire", FEED, url="https://news.example.org/feed", headers={}
+        )
+        assert again == expected
+        assert [k.keys for k in keys] == [k.keys for k in keyed(expected.items)]
+        # and a fresh pool serves the next feed
+        after, _ = await pool.parse("wire", FEED, url="https://news.example.org/feed", headers={})
+        assert after == expected
+
+    try:
+        asyncio.run(scenario())
+    finally:
+        pool.close()
+
+
+def test_a_parse_error_in_a_worker_reaches_the_caller_whole(pool: WorkerPool) -> None:
+    async def scenario() -> FetchError:
+        with pytest.raises(FetchError) as caught:
+            await pool.parse("wire", b"<html><body>no feed</body></html>", url="u", headers={})
+        return caught.value
+
+    try:
+        error = asyncio.run(scenario())
+    finally:
+        pool.close()
+    assert error.source == "wire"
+    assert error.kind.value == "not_a_feed"
+    assert "HTML page" in str(error)
+
+
+def test_new_rules_take_a_new_pool_that_matches_with_them(pool: WorkerPool, tmp_path: Path) -> None:
+    (tmp_path / "weather.yaml").write_text(
+        "name: weather\nnotify: [all]\nmatch: {all: [rain, forecasters]}\n"
+    )
+    entries = keyed(parse_feed("wire", FEED, url="u", headers={}).items)
+
+    async def scenario() -> tuple[list[str], list[str]]:
+        before = await pool.plan(entries)
+        renewed = pool.with_rules(load_rules(tmp_path, {"all"}))
+        try:
+            after = await renewed.plan(entries)
+        finally:
+            renewed.close()
+        names = lambda planned: [o.alert.rule for _, outs in planned for o in outs]  # noqa: E731
+        return names(before), names(after)
+
+    try:
+        before, after = asyncio.run(scenario())
+    finally:
+        pool.close()
+    assert before == ["foreign-tech-china-closure"]
+    assert after == ["weather"]
