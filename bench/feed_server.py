@@ -5,6 +5,7 @@
 It prints ``listening PORT`` once ready. ``/feeds/N.xml`` is feed N: ``--items`` items of news-like
 text, about 1 % of them (``--story-rate``) a foreign technology firm closing a lab or office in
 China, taken from the rule's corpus. Every feed has an ETag; a request that sends it back gets 304.
+With ``--fresh`` every answer is new items instead. ``/stats`` counts the answers of each kind.
 ``--delay`` holds each response that long, standing in for the internet's latency. asyncio keeps
 thousands of connections open in one thread, so the server is never the bottleneck of a bench.
 """
@@ -13,6 +14,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import json
 import random
 from datetime import UTC, datetime, timedelta
 from email.utils import format_datetime
@@ -44,10 +46,12 @@ def _corpus() -> tuple[list[dict[str, str]], list[dict[str, str]]]:
     return data["positives"], data["negatives"]
 
 
-def feed_body(index: int, items: int, story_rate: float, seed: int = 7) -> bytes:
-    """Feed ``index``: the same bytes on every call for the same arguments."""
+def feed_body(index: int, items: int, story_rate: float, edition: int = 0) -> bytes:
+    """Feed ``index``: the same bytes on every call for the same arguments; each ``edition`` is
+    a new set of items."""
     positives, negatives = _corpus_cache()
-    rng = random.Random(seed * 1_000_003 + index)
+    rng = random.Random((7 + edition) * 1_000_003 + index)
+    item_id = f"{index}.{edition}" if edition else str(index)
     base = datetime(2026, 11, 1, tzinfo=UTC)
     entries = []
     for n in range(items):
@@ -58,14 +62,14 @@ def feed_body(index: int, items: int, story_rate: float, seed: int = 7) -> bytes
         else:
             # a title of its own, as every filler item is a different story
             headline = rng.choice(_FILLER).rstrip(".")
-            story = {"title": f"{headline} (report {index}.{n})", "summary": ""}
+            story = {"title": f"{headline} (report {item_id}.{n})", "summary": ""}
         # a story's own summary, as a real feed has it; other news gets sentences of filler
         body = story["summary"] or " ".join(rng.sample(_FILLER, 6))
         published = format_datetime(base - timedelta(minutes=index * 37 + n * 11))
         entries.append(
             f"<item><title>{escape(story['title'])}</title>"
-            f"<link>https://news{index % 50}.example.org/{index}/{n}</link>"
-            f'<guid isPermaLink="false">feed-{index}-item-{n}</guid>'
+            f"<link>https://news{index % 50}.example.org/{item_id}/{n}</link>"
+            f'<guid isPermaLink="false">feed-{item_id}-item-{n}</guid>'
             f"<pubDate>{published}</pubDate>"
             f"<description>{escape(body)}</description></item>"
         )
@@ -87,9 +91,16 @@ def _corpus_cache() -> tuple[list[dict[str, str]], list[dict[str, str]]]:
 
 
 class FeedServer:
-    def __init__(self, feeds: int, items: int, story_rate: float, delay: float) -> None:
+    def __init__(
+        self, feeds: int, items: int, story_rate: float, delay: float, *, fresh: bool = False
+    ) -> None:
         self.bodies = [feed_body(i, items, story_rate) for i in range(feeds)]
+        self.items = items
+        self.story_rate = story_rate
         self.delay = delay
+        #: every answer holds items never served before (and no ETag): a feed that never rests
+        self.fresh = fresh
+        self.served = {"200": 0, "304": 0}
 
     async def handle(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         try:
@@ -110,16 +121,27 @@ class FeedServer:
             headers[name.strip().lower()] = value.strip()
         if self.delay:
             await asyncio.sleep(self.delay)
+        if path == "/stats":
+            stats = json.dumps(self.served).encode()
+            writer.write(
+                f"HTTP/1.1 200 OK\r\nContent-Length: {len(stats)}\r\n\r\n".encode() + stats
+            )
+            return
         try:
             index = int(path.rsplit("/", 1)[-1].split(".")[0])
             body = self.bodies[index]
         except (ValueError, IndexError):
             writer.write(b"HTTP/1.1 404 Not Found\r\nContent-Length: 0\r\n\r\n")
             return
+        if self.fresh:
+            edition = 1 + sum(self.served.values())
+            body = feed_body(index, self.items, self.story_rate, edition)
         etag = f'"feed-{index}"'
-        if headers.get("if-none-match") == etag:
+        if not self.fresh and headers.get("if-none-match") == etag:
+            self.served["304"] += 1
             writer.write(f"HTTP/1.1 304 Not Modified\r\nETag: {etag}\r\n\r\n".encode())
         else:
+            self.served["200"] += 1
             writer.write(
                 f"HTTP/1.1 200 OK\r\nContent-Type: application/rss+xml; charset=utf-8\r\n"
                 f"ETag: {etag}\r\nContent-Length: {len(body)}\r\n\r\n".encode()
@@ -129,7 +151,7 @@ class FeedServer:
 
 
 async def serve(args: argparse.Namespace) -> None:
-    server = FeedServer(args.feeds, args.items, args.story_rate, args.delay)
+    server = FeedServer(args.feeds, args.items, args.story_rate, args.delay, fresh=args.fresh)
     listener = await asyncio.start_server(server.handle, "127.0.0.1", args.port, backlog=4096)
     port = listener.sockets[0].getsockname()[1]
     print(f"listening {port}", flush=True)
@@ -144,6 +166,7 @@ def main() -> None:
     parser.add_argument("--story-rate", type=float, default=0.01)
     parser.add_argument("--delay", type=float, default=0.0)
     parser.add_argument("--port", type=int, default=0)
+    parser.add_argument("--fresh", action="store_true", help="new items in every answer")
     asyncio.run(serve(parser.parse_args()))
 
 

@@ -23,6 +23,7 @@ from monitor.config.schema import FeedSource, PageSource
 from monitor.errors import ConfigError
 from monitor.health_alerts import announce_health
 from monitor.pipeline import poll_source, utcnow
+from monitor.schedule import first_poll_offsets
 from monitor.service import Services, open_services
 
 logger = logging.getLogger(__name__)
@@ -88,10 +89,11 @@ class Daemon:
         )
         now = datetime.now(UTC)
         sources = self.config.settings.sources
-        for index, source in enumerate(sources):
-            every = self.config.settings.every(source)
-            # Spread the first polls over a few seconds instead of all at once.
-            first = now + timedelta(seconds=min(5.0, every.total_seconds()) * index / len(sources))
+        everies = [self.config.settings.every(source) for source in sources]
+        for source, every, offset in zip(
+            sources, everies, first_poll_offsets(everies), strict=True
+        ):
+            first = now + offset
             scheduler.add_job(
                 self._poll,
                 IntervalTrigger(

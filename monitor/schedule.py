@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import random
 import re
+from collections.abc import Sequence
 from datetime import datetime, timedelta
 
 MAX_DELAY = timedelta(days=1)
@@ -57,3 +58,21 @@ def is_due(now: datetime, next_poll_at: datetime | None, every: timedelta) -> bo
         return True
     slack = min(every * 0.1, timedelta(seconds=60))
     return now + slack >= next_poll_at
+
+
+#: first polls a second, at most, when there are many sources
+FIRST_ROUND_RATE = 20.0
+#: a few sources all start within this long
+FIRST_ROUND_MIN = timedelta(seconds=5)
+
+
+def first_poll_offsets(everies: Sequence[timedelta]) -> list[timedelta]:
+    """When each source is first polled after a start, given each one's interval.
+
+    The first polls, and so every later round, are spread out: over a few seconds for a few
+    sources, at ``FIRST_ROUND_RATE`` a second for many, and never over more than a source's own
+    interval, so that thousands of sources do not all fall due in the same minute.
+    """
+    count = len(everies)
+    spread = max(FIRST_ROUND_MIN, timedelta(seconds=count / FIRST_ROUND_RATE))
+    return [min(every, spread) * index / count for index, every in enumerate(everies)]

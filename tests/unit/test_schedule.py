@@ -5,7 +5,16 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from monitor.schedule import MAX_DELAY, after_failure, after_success, cache_hint, is_due
+from monitor.schedule import (
+    FIRST_ROUND_MIN,
+    FIRST_ROUND_RATE,
+    MAX_DELAY,
+    after_failure,
+    after_success,
+    cache_hint,
+    first_poll_offsets,
+    is_due,
+)
 
 NOW = datetime(2024, 9, 3, 8, 0, tzinfo=UTC)
 EVERY = timedelta(minutes=10)
@@ -64,3 +73,29 @@ def test_ticks_slightly_early_still_count_as_due() -> None:
     assert is_due(NOW, None, EVERY)
     assert is_due(NOW, NOW + timedelta(seconds=30), EVERY)
     assert not is_due(NOW, NOW + timedelta(minutes=5), EVERY)
+
+
+def test_a_few_sources_all_start_within_seconds() -> None:
+    offsets = first_poll_offsets([timedelta(minutes=10)] * 12)
+    assert offsets[0] == timedelta(0)
+    assert max(offsets) < FIRST_ROUND_MIN
+    assert offsets == sorted(offsets)
+
+
+def test_thousands_of_sources_are_spread_at_the_first_round_rate_within_their_interval() -> None:
+    every = timedelta(minutes=10)
+    offsets = first_poll_offsets([every] * 10_000)
+    assert max(offsets) < every
+    # no second of the round holds more than the rate's share of first polls
+    per_second: dict[int, int] = {}
+    for offset in offsets:
+        second = int(offset.total_seconds())
+        per_second[second] = per_second.get(second, 0) + 1
+    assert max(per_second.values()) <= FIRST_ROUND_RATE + 1
+    assert max(offsets) >= timedelta(seconds=10_000 / FIRST_ROUND_RATE) * 0.99
+
+
+def test_a_source_polled_often_starts_within_its_own_interval() -> None:
+    everies = [timedelta(minutes=10)] * 5000 + [timedelta(seconds=30)] * 5000
+    offsets = first_poll_offsets(everies)
+    assert all(o < e for o, e in zip(offsets, everies, strict=True))
