@@ -4,8 +4,9 @@ The event loop fetches and stores; in the pool a feed's body becomes keyed items
 become planned alerts. Workers start from a forkserver (a clean, single-threaded process that
 imported the parsers once), never by forking the monitor, whose threads may hold locks. The
 rules and channels go to each worker once, as the pool starts; new rules take a new pool. A
-worker that dies (a parser crashing on a hostile feed) costs only the feeds in its hands: the
-caller parses those in-process and the pool is started again.
+worker that dies (a parser crashing on a hostile feed) breaks the pool under every task in
+flight: a new pool tries each once more, and a feed that kills its worker again fails alone,
+as a parse error of that source. Such a feed is never parsed in the monitor's own process.
 """
 
 from __future__ import annotations
@@ -20,6 +21,7 @@ from concurrent.futures.process import BrokenProcessPool
 from typing import Any, TypeVar
 
 from monitor.config.schema import ChannelBase
+from monitor.errors import FetchError, FetchErrorKind
 from monitor.match import Rule, RuleSet
 from monitor.match.prefilter import rule_set_for
 from monitor.model import KeyedItem, Outgoing
@@ -97,17 +99,31 @@ class WorkerPool:
     ) -> tuple[ParsedFeed, list[KeyedItem]]:
         """The feed's items with their identity keys; raises FetchError like parse_feed."""
         try:
-            return await self._run(_parse, name, body, url, headers)
+            return await self._retrying(_parse, name, body, url, headers)
         except BrokenProcessPool:
-            logger.warning("source %s: a parsing worker died; parsing it in-process", name)
-            return _parse(name, body, url, headers)
+            # Never in-process: a feed that crashes its parser would take the monitor with it.
+            raise FetchError(
+                name, FetchErrorKind.PARSE, "the parser process died twice reading this feed"
+            ) from None
 
     async def plan(self, batch: list[KeyedItem]) -> Planned:
         try:
-            return await self._run(_plan, batch)
+            return await self._retrying(_plan, batch)
         except BrokenProcessPool:
-            logger.warning("a matching worker died; matching %d items in-process", len(batch))
+            logger.warning("matching workers died twice; matching %d items in-process", len(batch))
             return plan_alerts(self.rules, batch, self._channels)
+
+    async def _retrying(self, task: Callable[..., T], *args: Any) -> T:
+        """``task`` in a worker, once more in a new pool if the pool broke under it.
+
+        A dying worker breaks every task in flight, not only its own: the others deserve a
+        second try, and the task that kills its worker fails again.
+        """
+        try:
+            return await self._run(task, *args)
+        except BrokenProcessPool:
+            logger.warning("a worker process died; its tasks are tried again in a new pool")
+            return await self._run(task, *args)
 
     async def _run(self, task: Callable[..., T], *args: Any) -> T:
         executor = self._executor

@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 import json
 import os
+from concurrent.futures.process import BrokenProcessPool
 from pathlib import Path
 
 import pytest
@@ -72,24 +73,35 @@ def pool() -> WorkerPool:
     return WorkerPool(rules, {}, 1)
 
 
-def test_a_dead_worker_costs_only_a_retry_in_process(pool: WorkerPool) -> None:
+def test_a_worker_killed_under_a_feed_costs_only_a_retry_in_a_new_pool(pool: WorkerPool) -> None:
     expected = parse_feed("wire", FEED, url="https://news.example.org/feed", headers={})
 
     async def scenario() -> None:
         first, _ = await pool.parse("wire", FEED, url="https://news.example.org/feed", headers={})
         assert first == expected
-        # a worker that dies, as one would on a parser crash, breaks the whole executor
+        # a worker dying under another task breaks the executor for every task in flight
         dying = pool._executor.submit(os._exit, 1)
-        with pytest.raises(Exception):  # noqa: B017, PT011 - BrokenProcessPool or its cause
+        with pytest.raises(BrokenProcessPool):
             await asyncio.wrap_future(dying)
         again, keys = await pool.parse(
             "wire", FEED, url="https://news.example.org/feed", headers={}
         )
         assert again == expected
         assert [k.keys for k in keys] == [k.keys for k in keyed(expected.items)]
-        # and a fresh pool serves the next feed
-        after, _ = await pool.parse("wire", FEED, url="https://news.example.org/feed", headers={})
-        assert after == expected
+
+    try:
+        asyncio.run(scenario())
+    finally:
+        pool.close()
+
+
+def test_a_task_that_kills_its_worker_every_time_fails_after_one_retry(pool: WorkerPool) -> None:
+    async def scenario() -> None:
+        with pytest.raises(BrokenProcessPool):
+            await pool._retrying(os._exit, 1)
+        # the pool is whole again for the next task
+        parsed, _ = await pool.parse("wire", FEED, url="u", headers={})
+        assert len(parsed.items) == len(UNRELATED) + 1
 
     try:
         asyncio.run(scenario())
