@@ -12,6 +12,7 @@ from __future__ import annotations
 import re
 from collections.abc import Iterable
 from dataclasses import dataclass
+from functools import lru_cache
 
 from monitor.match.text import fold
 
@@ -88,7 +89,9 @@ class Headline:
     numbers: frozenset[str]
 
 
+@lru_cache(maxsize=65536)
 def headline(title: str) -> Headline:
+    """Cached: each new alert is compared with every alert of the last ``repeat_interval``."""
     words, names, numbers = set(), set(), set()
     for raw in _WORD.findall(title):
         word = fold(raw)
