@@ -6,12 +6,57 @@ item names the few terms worth running; the others are skipped without running t
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterable, Mapping, Sequence
 
 import ahocorasick
 
+from monitor.match.text import is_cjk
+
 #: below this many keyed children, running each one costs less than the scan
 MIN_KEYED_CHILDREN = 8
+
+
+def _word_char(char: str) -> bool:
+    return char.isalnum() or char == "_"
+
+
+class KeyScanner:
+    """Which values' keys a text holds as words: one Aho-Corasick pass, then word boundaries.
+
+    A key is a literal that every match of its term holds as a whole word, or, written with a
+    trailing ``*`` (from ``relocat*``), at the start of one (terms.compile_term). The scan alone
+    finds "app" in "approved" and "cut" in "executive"; the boundaries keep the short forms of
+    common words from sending nearly every item on to the rules. CJK is written without spaces,
+    so a CJK key counts wherever it is.
+    """
+
+    def __init__(self, keyed: Mapping[str, Iterable[int]]) -> None:
+        by_literal: dict[str, tuple[list[int], list[int]]] = {}
+        for key, values in keyed.items():
+            prefix = key.endswith("*") and len(key) > 1
+            literal = key[:-1] if prefix else key
+            whole, starting = by_literal.setdefault(literal, ([], []))
+            (starting if prefix else whole).extend(values)
+        self._automaton = ahocorasick.Automaton()
+        for literal, (whole, starting) in by_literal.items():
+            self._automaton.add_word(literal, (literal, tuple(whole), tuple(starting)))
+        self._empty = not by_literal
+        if by_literal:
+            self._automaton.make_automaton()
+
+    def found(self, text: str) -> set[int]:
+        chosen: set[int] = set()
+        if self._empty:
+            return chosen
+        last = len(text) - 1
+        for end, (literal, whole, starting) in self._automaton.iter(text):
+            start = end - len(literal) + 1
+            if start and not is_cjk(literal[0]) and _word_char(text[start - 1]):
+                continue
+            chosen.update(starting)
+            if whole and (end == last or is_cjk(literal[-1]) or not _word_char(text[end + 1])):
+                chosen.update(whole)
+        return chosen
 
 
 class ChildIndex:
@@ -23,18 +68,11 @@ class ChildIndex:
         for index, keys in enumerate(keys_per_child):
             for key in keys or ():
                 by_key.setdefault(key, []).append(index)
-        self._automaton: ahocorasick.Automaton | None = None
-        if self.count - len(self.always) >= MIN_KEYED_CHILDREN:
-            self._automaton = ahocorasick.Automaton()
-            for key, indexes in by_key.items():
-                self._automaton.add_word(key, tuple(indexes))
-            self._automaton.make_automaton()
+        keyed = self.count - len(self.always)
+        self._scanner = KeyScanner(by_key) if keyed >= MIN_KEYED_CHILDREN else None
 
     def to_try(self, text: str) -> Sequence[int]:
         """The children that may hold for ``text``, in their written order."""
-        if self._automaton is None:
+        if self._scanner is None:
             return range(self.count)
-        chosen = set(self.always)
-        for _, indexes in self._automaton.iter(text):
-            chosen.update(indexes)
-        return sorted(chosen)
+        return sorted(self._scanner.found(text).union(self.always))

@@ -1,19 +1,18 @@
 """Many rules against one item: a multi-pattern scan picks the rules that could match.
 
-Each rule is reduced to a set of literal keys of which any match must contain one (the keys of the
-most selective clause every match needs). One Aho-Corasick pass over the item finds every key at
-once; only the rules whose keys occur are evaluated. A rule with no such set (a lone regex, a
-``none:`` on its own) is always evaluated.
+Each rule is reduced to groups of literal keys such that any match holds a key of every group (one
+group per clause every match needs). One Aho-Corasick pass over the item finds every key at once;
+a rule is indexed by its rarest group and evaluated only when the item holds a key of each of its
+groups. A rule with no group (a lone regex, a ``none:`` on its own) is always evaluated.
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
 
-import ahocorasick
-
 from monitor.match.evaluate import PreparedItem, evaluate, prepare
 from monitor.match.expressions import AllOf, AnyOf, AtLeast, Expr, Near, NoneOf, Scored, Term
+from monitor.match.keyindex import KeyScanner
 from monitor.match.syntax import Rule
 from monitor.model import Item, Match
 
@@ -22,7 +21,7 @@ Keys = frozenset[str] | None
 
 def _cost(keys: frozenset[str]) -> float:
     """How often the keys may occur in text: short keys occur everywhere."""
-    return sum(0.25 ** len(key) for key in keys)
+    return sum(0.25 ** len(key.rstrip("*")) for key in keys)
 
 
 def _union(parts: Iterable[Keys]) -> Keys:
@@ -34,40 +33,62 @@ def _union(parts: Iterable[Keys]) -> Keys:
     return frozenset(merged)
 
 
-def required_keys(expr: Expr) -> Keys:
-    """Literals of which every match of ``expr`` contains one; None when nothing is required."""
+def required_clauses(expr: Expr) -> list[frozenset[str]]:
+    """Groups of literals such that every match of ``expr`` holds one literal of each group."""
     if isinstance(expr, Term):
-        return expr.keys
+        return [expr.keys] if expr.keys is not None else []
     if isinstance(expr, AnyOf | AtLeast):
-        return _union(required_keys(c) for c in expr.children)
+        return _either(expr.children)
     if isinstance(expr, AllOf | Near):
-        known = [k for k in map(required_keys, expr.children) if k is not None]
-        return min(known, key=_cost) if known else None
+        return [clause for child in expr.children for clause in required_clauses(child)]
     if isinstance(expr, NoneOf):
-        return None
+        return []
     if isinstance(expr, Scored):
-        return _scored_keys(expr)
+        return _scored_clauses(expr)
     raise TypeError(f"unknown expression {expr!r}")
 
 
-def _scored_keys(expr: Scored) -> Keys:
+def _either(children: Sequence[Expr]) -> list[frozenset[str]]:
+    """One group for a match of any child: a group of each child, merged, chosen so that the
+    merged group is rare ("China" named in the title, or near the event, or near the site: the
+    places are the group, not the event's words)."""
+    options = [required_clauses(child) for child in children]
+    if not options or any(not groups for groups in options):
+        return []
+    best: frozenset[str] | None = None
+    for first in options[0]:
+        merged = set(first)
+        for groups in options[1:]:
+            merged |= min(groups, key=lambda group: _cost(frozenset(merged | group)))
+        if best is None or _cost(frozenset(merged)) < _cost(best):
+            best = frozenset(merged)
+    return [best] if best is not None else []
+
+
+def required_keys(expr: Expr) -> Keys:
+    """Literals of which every match of ``expr`` contains one; None when nothing is required."""
+    clauses = required_clauses(expr)
+    return min(clauses, key=_cost) if clauses else None
+
+
+def _scored_clauses(expr: Scored) -> list[frozenset[str]]:
     if expr.threshold <= 0:
-        return None
+        return []
     best = [max(e.weight, e.title_weight or e.weight, 0.0) for e in expr.entries]
     reachable = sum(best)
     # an entry without which the threshold cannot be reached is needed, like a child of all:
     needed = [
-        keys
+        clause
         for entry, most in zip(expr.entries, best, strict=True)
         if most > 0 and reachable - most < expr.threshold
-        for keys in [required_keys(entry.expr)]
-        if keys is not None
+        for clause in required_clauses(entry.expr)
     ]
     if needed:
-        return min(needed, key=_cost)
-    return _union(
+        return needed
+    merged = _union(
         required_keys(e.expr) for e, most in zip(expr.entries, best, strict=True) if most > 0
     )
+    return [merged] if merged is not None else []
 
 
 class RuleSet:
@@ -78,26 +99,33 @@ class RuleSet:
         self.source = rules
         self.rules = tuple(rules)
         self._always: list[int] = []
-        by_key: dict[str, list[int]] = {}
+        #: every literal of every rule, numbered
+        ids: dict[str, int] = {}
+        #: literal -> the rules indexed by it, each by its rarest group of literals
+        indexed: dict[int, list[int]] = {}
+        #: rule -> its other groups, each of which the item must hold one literal of too
+        self._also: dict[int, list[frozenset[int]]] = {}
         for index, rule in enumerate(self.rules):
-            keys = required_keys(rule.expr)
-            if keys is None:
+            clauses = required_clauses(rule.expr)
+            if not clauses:
                 self._always.append(index)
                 continue
-            for key in keys:
-                by_key.setdefault(key, []).append(index)
-        self._automaton = ahocorasick.Automaton()
-        for key, indexes in by_key.items():
-            self._automaton.add_word(key, tuple(indexes))
-        if by_key:
-            self._automaton.make_automaton()
-        self._indexed = bool(by_key)
+            rarest = min(clauses, key=_cost)
+            numbered = [frozenset(ids.setdefault(key, len(ids)) for key in c) for c in clauses]
+            for key in rarest:
+                indexed.setdefault(ids[key], []).append(index)
+            others = [c for c, plain in zip(numbered, clauses, strict=True) if plain is not rarest]
+            self._also[index] = sorted(set(others), key=len)
+        self._indexed = indexed
+        self._scanner = KeyScanner({key: [number] for key, number in ids.items()})
 
     def candidates(self, prepared: PreparedItem) -> list[Rule]:
+        found = self._scanner.found(prepared.text)
         chosen = set(self._always)
-        if self._indexed:
-            for _, indexes in self._automaton.iter(prepared.text):
-                chosen.update(indexes)
+        for number in found:
+            for index in self._indexed.get(number, ()):
+                if index not in chosen and all(not found.isdisjoint(c) for c in self._also[index]):
+                    chosen.add(index)
         return [self.rules[i] for i in sorted(chosen)]
 
     def matches(self, item: Item | PreparedItem) -> list[tuple[Rule, Match]]:

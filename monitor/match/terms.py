@@ -1,7 +1,8 @@
 """A term as written in a rule -> the regex that finds it in folded text, and its prefilter keys.
 
-The keys are literal strings of which every match contains at least one; the prefilter looks for
-them all at once, so the regex runs only on items that could match.
+The keys are literal strings of which every match contains at least one as a whole word (a key
+ending in ``*`` as the start of a word; in CJK text, written without spaces, anywhere); the
+prefilter looks for them all at once, so the regex runs only on items that could match.
 """
 
 from __future__ import annotations
@@ -36,7 +37,8 @@ def _word_alternatives(raw: str, folded: str, inflect: bool) -> tuple[str, list[
         return _GAP, []
     if folded.endswith("*"):
         stem = folded[:-1]
-        return re.escape(stem) + r"\w*", [stem]
+        # the key of a stem starts a word and may go on: "relocat*" (see keyindex.KeyScanner)
+        return re.escape(stem) + r"\w*", [folded]
     if inflect and raw.islower() and _INFLECTABLE.fullmatch(raw):
         forms = list(word_forms(folded))
         ordered = sorted(forms, key=len, reverse=True)
@@ -70,6 +72,7 @@ def compile_term(text: str) -> CompiledTerm:
         if literals:
             literal_sets.append(literals)
     body = _SEPARATOR.join(parts)
+    joined: tuple[str, ...] = ()
     if (
         not exact
         and len(words) == 2
@@ -83,7 +86,11 @@ def compile_term(text: str) -> CompiledTerm:
     last = words[-1].rstrip("*")
     end = "" if words[-1].endswith("*") or is_cjk(last[-1]) else r"(?!\w)"
     # the word whose shortest form is longest is the rarest in text: the best prefilter key
-    best = max(literal_sets, key=lambda forms: min(len(f) for f in forms))
+    best = set(max(literal_sets, key=lambda forms: min(len(f.rstrip("*")) for f in forms)))
+    if joined:
+        # "cutdown" holds "down" inside a word: the joined forms are keys too, so that every
+        # match holds a key as a word (see keyindex.KeyScanner)
+        best.update(joined)
     return CompiledTerm(re.compile(start + body + end), frozenset(best))
 
 
