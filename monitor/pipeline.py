@@ -30,6 +30,7 @@ from monitor.sources.read import accept_header, read_source, source_url
 from monitor.sources.text import ParsedFeed
 from monitor.store import SourceState, Store
 from monitor.store.batching import BatchedStore
+from monitor.store.process import StoreProcess
 
 if TYPE_CHECKING:
     from monitor.workers import WorkerPool
@@ -76,7 +77,7 @@ class Runtime:
     #: the silences and recent alerts that decide what is held back, read now and then
     hold_state: HoldState | None = None
     #: runs the store calls of concurrent polls many to a transaction; None: each alone
-    batched: BatchedStore | None = None
+    batched: BatchedStore | StoreProcess | None = None
     #: parses feeds and matches items in other processes; None: in this one
     workers: WorkerPool | None = None
 

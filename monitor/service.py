@@ -27,6 +27,7 @@ from monitor.outbox import DeliveryReport, Grouping, Outbox
 from monitor.pipeline import Runtime, SourceOutcome, poll_source, utcnow
 from monitor.store import SourceState, Store
 from monitor.store.batching import BatchedStore
+from monitor.store.process import StoreProcess
 from monitor.workers import WorkerPool, pool_size
 
 logger = logging.getLogger(__name__)
@@ -100,13 +101,17 @@ async def open_services(config: Config, *, stdout: TextIO | None = None) -> Asyn
     channels = build_channels(
         settings, http=delivery_http, stdout=stdout, templates=config.templates
     )
-    batched = BatchedStore(store)
     feeds = sum(isinstance(source, FeedSource) for source in settings.sources)
     size = pool_size(settings.defaults.parse_workers, feeds)
     workers = None
+    batched: BatchedStore | StoreProcess = BatchedStore(store)
     if size:
         logger.info("parsing feeds and matching items in %d worker processes", size)
         workers = WorkerPool(config.rules, settings.channels, size)
+        # with the parsing elsewhere, the store's writes are what the monitor's process would
+        # spend its time on: they go to a process of their own too
+        await batched.aclose()
+        batched = StoreProcess(store, settings.state, config.base_dir)
     runtime = Runtime(
         settings=settings,
         store=store,
@@ -136,7 +141,7 @@ async def open_services(config: Config, *, stdout: TextIO | None = None) -> Asyn
             await notifier.aclose()
         await delivery_http.aclose()
         await fetcher.aclose()
-        await asyncio.to_thread(batched.close)
+        await batched.aclose()
         if runtime.workers is not None:
             await asyncio.to_thread(runtime.workers.close)
         store.close()

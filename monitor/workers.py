@@ -13,13 +13,13 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import multiprocessing
 import os
 from collections.abc import Callable, Mapping, Sequence
 from concurrent.futures import ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
 from typing import Any, TypeVar
 
+from monitor import forkserver
 from monitor.config.schema import ChannelBase
 from monitor.errors import FetchError, FetchErrorKind
 from monitor.match import Rule, RuleSet
@@ -85,11 +85,9 @@ class WorkerPool:
         self._executor = self._new_executor()
 
     def _new_executor(self) -> ProcessPoolExecutor:
-        context = multiprocessing.get_context("forkserver")
-        context.set_forkserver_preload(["monitor.workers"])
         return ProcessPoolExecutor(
             self._workers,
-            mp_context=context,
+            mp_context=forkserver.context(),
             initializer=_start_worker,
             initargs=(self.rules, self._channels),
         )

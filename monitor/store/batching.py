@@ -13,7 +13,7 @@ import asyncio
 import logging
 import queue
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from concurrent.futures import Future
 from dataclasses import dataclass, field
 from typing import Any, TypeVar
@@ -58,6 +58,9 @@ class BatchedStore:
         result: T = await asyncio.wrap_future(pending.future)
         return result
 
+    async def aclose(self) -> None:
+        await asyncio.to_thread(self.close)
+
     def close(self) -> None:
         """Finish the calls already made, then stop the thread."""
         self._closed = True
@@ -86,34 +89,42 @@ class BatchedStore:
 
     def _run(self, batch: list[_Call]) -> None:
         self.calls += len(batch)
-        self.transactions += 1
-        try:
-            with self.store.shared_transaction():
-                results = [call.action(*call.args, **call.kwargs) for call in batch]
-        except Exception as exc:
-            if len(batch) == 1:
-                _settle(batch[0], None, exc)
-                return
-            # Everything was rolled back: each call again on its own, so the one that failed
-            # (or the lock, or the disk) fails alone and the others are kept.
-            logger.info("store batch of %d calls failed (%s); one by one now", len(batch), exc)
-            for call in batch:
-                self.transactions += 1
-                _settle(call, *_alone(call))
-            return
-        for call, value in zip(batch, results, strict=True):
-            _settle(call, value, None)
+        outcomes, transactions = run_batch(
+            self.store, [(call.action, call.args, call.kwargs) for call in batch]
+        )
+        self.transactions += transactions
+        for call, (value, error) in zip(batch, outcomes, strict=True):
+            if error is not None:
+                call.future.set_exception(error)
+            else:
+                call.future.set_result(value)
 
 
-def _alone(call: _Call) -> tuple[Any, BaseException | None]:
+Outcome = tuple[Any, BaseException | None]
+
+
+def run_batch(
+    store: Store, calls: Sequence[tuple[Callable[..., Any], tuple[Any, ...], dict[str, Any]]]
+) -> tuple[list[Outcome], int]:
+    """Each call's result or exception, and the number of transactions it took.
+
+    All calls share one transaction; when one raises, everything was rolled back and each call
+    runs again on its own, so the one that failed (or the lock, or the disk) fails alone and the
+    others are kept.
+    """
     try:
-        return call.action(*call.args, **call.kwargs), None
+        with store.shared_transaction():
+            results = [action(*args, **kwargs) for action, args, kwargs in calls]
+    except Exception as exc:
+        if len(calls) == 1:
+            return [(None, exc)], 1
+        logger.info("store batch of %d calls failed (%s); one by one now", len(calls), exc)
+        return [_alone(*call) for call in calls], 1 + len(calls)
+    return [(value, None) for value in results], 1
+
+
+def _alone(action: Callable[..., Any], args: tuple[Any, ...], kwargs: dict[str, Any]) -> Outcome:
+    try:
+        return action(*args, **kwargs), None
     except Exception as exc:
         return None, exc
-
-
-def _settle(call: _Call, value: Any, error: BaseException | None) -> None:
-    if error is not None:
-        call.future.set_exception(error)
-    else:
-        call.future.set_result(value)

@@ -1,8 +1,12 @@
-"""Store calls of concurrent polls, many to a transaction, on SQLite and PostgreSQL."""
+"""Store calls of concurrent polls, many to a transaction, on SQLite and PostgreSQL: on a thread
+of the monitor's (BatchedStore) and in a process of their own (StoreProcess)."""
 
 from __future__ import annotations
 
 import asyncio
+import os
+import signal
+from collections.abc import Callable
 from datetime import timedelta
 
 import pytest
@@ -10,16 +14,27 @@ import pytest
 from monitor.errors import StoreError
 from monitor.store import CommitResult, Store
 from monitor.store.batching import BatchedStore
+from monitor.store.process import StoreProcess
 from tests.edges.test_store import T0, database, keyed, outgoing, store  # noqa: F401
+
+Batcher = BatchedStore | StoreProcess
+
+
+@pytest.fixture(params=["thread", "process"])
+def batcher(request: pytest.FixtureRequest, database: str) -> Callable[[Store], Batcher]:  # noqa: F811
+    if request.param == "thread":
+        return BatchedStore
+    return lambda opened: StoreProcess(opened, database, None)
 
 
 def test_concurrent_calls_share_transactions_and_each_gets_its_own_result(
     store: Store,  # noqa: F811
+    batcher: Callable[[Store], Batcher],
 ) -> None:
     entries = [keyed(f"Story number {n} of the day", guid=f"g{n}") for n in range(300)]
 
     async def scenario() -> list[CommitResult]:
-        batched = BatchedStore(store)
+        batched = batcher(store)
         try:
             results = await asyncio.gather(
                 *(
@@ -31,9 +46,10 @@ def test_concurrent_calls_share_transactions_and_each_gets_its_own_result(
                 *(batched.call(store.record_not_modified, f"other-{n}", at=T0) for n in range(300)),
             )
         finally:
-            batched.close()
-        assert batched.calls == 600
-        assert batched.transactions < 600
+            await batched.aclose()
+        if isinstance(batched, BatchedStore):
+            assert batched.calls == 600
+            assert batched.transactions < 600
         return [r for r in results if isinstance(r, CommitResult)]
 
     commits = asyncio.run(scenario())
@@ -46,12 +62,13 @@ def test_concurrent_calls_share_transactions_and_each_gets_its_own_result(
 
 def test_a_failing_call_fails_alone_and_the_rest_of_its_batch_is_stored(
     store: Store,  # noqa: F811
+    batcher: Callable[[Store], Batcher],
 ) -> None:
     good = [keyed(f"Good story number {n} here", guid=f"g{n}") for n in range(20)]
     bad = keyed("A story whose alert names one channel twice", guid="bad")
 
     async def scenario() -> list[object]:
-        batched = BatchedStore(store)
+        batched = batcher(store)
         try:
             calls = [
                 batched.call(store.commit_items, "wire", [(e, [outgoing(e, "slack")])], at=T0)
@@ -69,7 +86,7 @@ def test_a_failing_call_fails_alone_and_the_rest_of_its_batch_is_stored(
             ]
             return await asyncio.gather(*calls, return_exceptions=True)
         finally:
-            batched.close()
+            await batched.aclose()
 
     results = asyncio.run(scenario())
     failures = [r for r in results if isinstance(r, BaseException)]
@@ -84,11 +101,12 @@ def test_a_failing_call_fails_alone_and_the_rest_of_its_batch_is_stored(
 def test_a_call_is_answered_only_once_its_writes_are_committed(
     store: Store,  # noqa: F811
     database: str,  # noqa: F811
+    batcher: Callable[[Store], Batcher],
 ) -> None:
     entry = keyed("A story another process must see", guid="seen")
 
     async def scenario() -> None:
-        batched = BatchedStore(store)
+        batched = batcher(store)
         try:
             await batched.call(store.commit_items, "wire", [(entry, [])], at=T0)
             # another connection, as another process would open it, sees the item at once
@@ -98,18 +116,40 @@ def test_a_call_is_answered_only_once_its_writes_are_committed(
             finally:
                 other.close()
         finally:
-            batched.close()
+            await batched.aclose()
 
     asyncio.run(scenario())
 
 
-def test_calls_after_a_closed_batcher_are_refused_rather_than_left_waiting(
+def test_calls_after_closing_are_refused_rather_than_left_waiting(
     store: Store,  # noqa: F811
+    batcher: Callable[[Store], Batcher],
 ) -> None:
     async def scenario() -> None:
-        batched = BatchedStore(store)
-        batched.close()
+        batched = batcher(store)
+        await batched.call(store.source_state, "x")
+        await batched.aclose()
         with pytest.raises(StoreError, match="closed"):
             await asyncio.wait_for(batched.call(store.source_state, "x"), timeout=5)
+
+    asyncio.run(scenario())
+
+
+def test_a_store_process_that_dies_fails_its_calls_instead_of_hanging(
+    store: Store,  # noqa: F811
+    database: str,  # noqa: F811
+) -> None:
+    async def scenario() -> None:
+        batched = StoreProcess(store, database, None)
+        try:
+            assert (await batched.call(store.source_state, "x")).name == "x"
+            pid = batched._process.pid
+            assert pid is not None
+            os.kill(pid, signal.SIGKILL)
+            for _ in range(2):  # the call in flight when it died, and every later one
+                with pytest.raises(StoreError, match="store process stopped"):
+                    await asyncio.wait_for(batched.call(store.source_state, "x"), timeout=10)
+        finally:
+            await batched.aclose()
 
     asyncio.run(scenario())
