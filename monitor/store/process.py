@@ -74,12 +74,13 @@ class StoreProcess:
         self._process = context.Process(
             target=_serve, args=(location, base_dir, child), name="store-writer", daemon=True
         )
-        self._process.start()
-        child.close()
         # Sending from a thread: a send that waits for the child to read must never hold up
-        # the event loop, which is the one reading the child's answers.
+        # the event loop, which is the one reading the child's answers. The thread starts the
+        # child too, as starting the forkserver takes a moment the monitor need not wait for.
         self._outbox: queue.SimpleQueue[Request | None] = queue.SimpleQueue()
-        self._sender = threading.Thread(target=self._send, name="store-sender", daemon=True)
+        self._sender = threading.Thread(
+            target=self._send, args=(child,), name="store-sender", daemon=True
+        )
         self._sender.start()
         self._ids = itertools.count()
         self._pending: dict[int, asyncio.Future[Any]] = {}
@@ -100,7 +101,15 @@ class StoreProcess:
         self._outbox.put((call_id, action.__name__, args, kwargs))
         return await answer
 
-    def _send(self) -> None:
+    def _send(self, child: Connection) -> None:
+        try:
+            self._process.start()
+        except Exception as exc:  # no process: the reader sees the pipe close and fails calls
+            logger.error("cannot start the store process: %s", exc)
+            self._connection.close()
+            return
+        finally:
+            child.close()
         while (request := self._outbox.get()) is not None:
             try:
                 self._connection.send(request)
@@ -124,7 +133,8 @@ class StoreProcess:
     def _fail(self, reason: str) -> None:
         self._failed = reason
         if self._loop is not None:
-            self._loop.remove_reader(self._connection.fileno())
+            with contextlib.suppress(OSError, ValueError):  # the pipe may be closed already
+                self._loop.remove_reader(self._connection.fileno())
         logger.error("state database %s: %s", self.store.display, reason)
         for answer in self._pending.values():
             if not answer.done():
@@ -134,7 +144,8 @@ class StoreProcess:
     async def aclose(self) -> None:
         """Finish the calls already sent, then stop the child."""
         if self._loop is not None and self._failed is None:
-            self._loop.remove_reader(self._connection.fileno())
+            with contextlib.suppress(OSError, ValueError):
+                self._loop.remove_reader(self._connection.fileno())
         await asyncio.to_thread(self._stop)
         self._failed = "closed, the call was not run"
 
