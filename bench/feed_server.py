@@ -2,9 +2,10 @@
 
     python bench/feed_server.py --feeds 1000 --items 30 [--delay 0.3] [--port 0]
 
-It prints ``listening PORT`` once ready. ``/feeds/N.xml`` is feed N: ``--items`` items of news-like
-text, about 1 % of them (``--story-rate``) a foreign technology firm closing a lab or office in
-China, taken from the rule's corpus. Every feed has an ETag; a request that sends it back gets 304.
+It prints ``listening PORT...`` once ready (``--hosts`` ports, each a host to a client).
+``/feeds/N.xml`` is feed N: ``--items`` items of news-like text, about 1 % of them
+(``--story-rate``) a foreign technology firm closing a lab or office in China, taken from the
+rule's corpus. Every feed has an ETag; a request that sends it back gets 304.
 With ``--fresh`` every answer is new items instead. ``/stats`` counts the answers of each kind.
 ``--delay`` holds each response that long, standing in for the internet's latency. asyncio keeps
 thousands of connections open in one thread, so the server is never the bottleneck of a bench.
@@ -152,11 +153,15 @@ class FeedServer:
 
 async def serve(args: argparse.Namespace) -> None:
     server = FeedServer(args.feeds, args.items, args.story_rate, args.delay, fresh=args.fresh)
-    listener = await asyncio.start_server(server.handle, "127.0.0.1", args.port, backlog=4096)
-    port = listener.sockets[0].getsockname()[1]
-    print(f"listening {port}", flush=True)
-    async with listener:
-        await listener.serve_forever()
+    listeners = [
+        await asyncio.start_server(
+            server.handle, "127.0.0.1", args.port + n if args.port else 0, backlog=4096
+        )
+        for n in range(args.hosts)
+    ]
+    ports = [str(listener.sockets[0].getsockname()[1]) for listener in listeners]
+    print(f"listening {' '.join(ports)}", flush=True)
+    await asyncio.gather(*(listener.serve_forever() for listener in listeners))
 
 
 def main() -> None:
@@ -166,6 +171,7 @@ def main() -> None:
     parser.add_argument("--story-rate", type=float, default=0.01)
     parser.add_argument("--delay", type=float, default=0.0)
     parser.add_argument("--port", type=int, default=0)
+    parser.add_argument("--hosts", type=int, default=1, help="ports to listen on, each a host")
     parser.add_argument("--fresh", action="store_true", help="new items in every answer")
     asyncio.run(serve(parser.parse_args()))
 

@@ -3,10 +3,11 @@
     .venv/bin/python bench/pipeline_scale.py [--feeds 1000] [--items 30] [--rules 1000]
                                              [--delay 0] [--hosts 20]
 
-Feeds are served by ``--hosts`` loopback servers (a port each, so each is a host to the
-per-host limits, raised to 8 requests at once for the run); each run is ``monitor check`` in a
-subprocess on a fresh SQLite store, with ``--rules`` generated rules of the full language.
-``--delay`` holds every response that many seconds, to stand in for the internet's latency.
+Feeds are served by bench/feed_server.py in its own process on ``--hosts`` loopback ports (each
+a host to the per-host limits, raised to 8 requests at once for the run); each run is
+``monitor check`` in a subprocess on a fresh SQLite store, with ``--rules`` generated rules of the
+full language. ``--delay`` holds every response that many seconds, to stand in for the
+internet's latency.
 The second pass finds every feed unchanged (HTTP 304). Figures are printed, not asserted:
 machines here are shared and noisy.
 """
@@ -27,37 +28,6 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from bench.match_speed import build_rules  # noqa: E402
-from tests.servers import LoopbackServer, Recorded, Reply  # noqa: E402
-
-
-def feed_body(index: int, items: int) -> bytes:
-    entries = "".join(
-        f"<item><title>Story {index}-{n}: council reviews the budget for the {n}th time</title>"
-        f"<link>https://news{index % 50}.example.org/{index}/{n}</link>"
-        f"<guid>feed-{index}-item-{n}</guid>"
-        f"<description>Officials met on Tuesday to discuss spending plans, schools and roads "
-        f"for the coming year; item {n} of feed {index}.</description></item>"
-        for n in range(items)
-    )
-    return (
-        f'<?xml version="1.0"?><rss version="2.0"><channel><title>Feed {index}</title>'
-        f"<link>https://news.example.org/</link>{entries}</channel></rss>"
-    ).encode()
-
-
-def responder(items: int, delay: float):  # type: ignore[no-untyped-def]
-    bodies: dict[str, bytes] = {}
-
-    def reply(request: Recorded) -> Reply:
-        index = int(request.path.rsplit("/", 1)[-1].split(".")[0])
-        etag = f'"feed-{index}"'
-        if request.headers.get("if-none-match") == etag:
-            return Reply(status=304, headers={"ETag": etag}, delay=delay)
-        body = bodies.setdefault(request.path, feed_body(index, items))
-        headers = {"ETag": etag, "Content-Type": "application/rss+xml"}
-        return Reply(body=body, headers=headers, delay=delay)
-
-    return reply
 
 
 def run_check(config: Path) -> tuple[float, str]:
@@ -85,28 +55,40 @@ def main() -> None:
     parser.add_argument("--hosts", type=int, default=20, help="loopback servers, one port each")
     args = parser.parse_args()
 
-    servers = [LoopbackServer().start() for _ in range(args.hosts)]
-    for server in servers:
-        server.set_default(responder(args.items, args.delay))
+    server = subprocess.Popen(
+        [
+            sys.executable,
+            str(ROOT / "bench" / "feed_server.py"),
+            f"--feeds={args.feeds}",
+            f"--items={args.items}",
+            f"--delay={args.delay}",
+            f"--hosts={args.hosts}",
+        ],
+        stdout=subprocess.PIPE,
+        text=True,
+    )
+    assert server.stdout is not None
+    ports = server.stdout.readline().split()[1:]
     try:
         with tempfile.TemporaryDirectory() as scratch:
             folder = Path(scratch)
             build_rules(folder / "rules", args.rules, random.Random(7))
             sources = "".join(
-                f"  - {{name: feed-{i}, feed: {servers[i % args.hosts].url}/feeds/{i}.xml}}\n"
+                f"  - {{name: feed-{i}, feed: http://127.0.0.1:{ports[i % args.hosts]}"
+                f"/feeds/{i}.xml}}\n"
                 for i in range(args.feeds)
             )
             config = folder / "monitor.yaml"
             config.write_text(
                 "state: state/monitor.db\nrules: rules\n"
-                "defaults: {host_concurrency: 8, host_spacing: 0s, concurrency: 100}\n"
+                "defaults: {host_concurrency: 8, host_spacing: 0s, concurrency: 100,"
+                " allow_private: [127.0.0.1/32]}\n"
                 f"sources:\n{sources}channels:\n  c: {{console: {{format: json}}}}\n"
             )
             first, first_line = run_check(config)
             second, second_line = run_check(config)
     finally:
-        for server in servers:
-            server.stop()
+        server.kill()
     peak_mb = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024
     total = args.feeds * args.items
     print(

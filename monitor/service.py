@@ -16,7 +16,7 @@ from typing import TextIO
 import httpx
 
 from monitor.config import Config
-from monitor.config.schema import FeedSource, Settings
+from monitor.config.schema import FeedSource, PageSource, Settings
 from monitor.errors import MonitorError
 from monitor.fetch import Fetcher
 from monitor.fetch.client import USER_AGENT
@@ -31,6 +31,9 @@ from monitor.store.process import StoreProcess
 from monitor.workers import WorkerPool, pool_size
 
 logger = logging.getLogger(__name__)
+
+#: sources a pass keeps in progress for each request it may have in flight (``concurrency``)
+IN_PROGRESS_PER_REQUEST = 2
 
 
 class InstanceLocked(MonitorError):
@@ -155,14 +158,18 @@ async def check_once(
         runtime = services.runtime
         # One query for every source's state rather than one per source.
         states = {s.name: s for s in await asyncio.to_thread(runtime.store.all_source_states)}
-        outcomes = await asyncio.gather(
-            *(
-                poll_source(
-                    runtime, source, state=states.get(source.name, SourceState(name=source.name))
-                )
-                for source in config.settings.sources
-            )
+        # Sources in progress at once: a fetched feed waits for the parser and the store with
+        # its items in memory, so without a bound a pass over 10,000 feeds holds them all.
+        in_progress = asyncio.Semaphore(
+            IN_PROGRESS_PER_REQUEST * config.settings.defaults.concurrency
         )
+
+        async def poll(source: FeedSource | PageSource) -> SourceOutcome:
+            async with in_progress:
+                state = states.pop(source.name, None) or SourceState(name=source.name)
+                return await poll_source(runtime, source, state=state)
+
+        outcomes = await asyncio.gather(*(poll(source) for source in config.settings.sources))
         await announce_health(config.settings, services.runtime.store, services.channels, utcnow())
         budget = config.settings.defaults.delivery_budget.total_seconds()
         report = await services.outbox.drain(budget)
