@@ -94,7 +94,11 @@ def build_fetcher(settings: Settings) -> Fetcher:
 
 
 @asynccontextmanager
-async def open_services(config: Config, *, stdout: TextIO | None = None) -> AsyncIterator[Services]:
+async def open_services(
+    config: Config, *, stdout: TextIO | None = None, one_pass: bool = False
+) -> AsyncIterator[Services]:
+    """What a run needs; ``one_pass`` (`monitor check`) writes from a process of its own when
+    there are parsing workers, where the daemon's sparse writes cost less on a thread."""
     settings = config.settings
     store = await asyncio.to_thread(Store.open, settings.state, base_dir=config.base_dir)
     fetcher = build_fetcher(settings)
@@ -111,7 +115,8 @@ async def open_services(config: Config, *, stdout: TextIO | None = None) -> Asyn
     if size:
         logger.info("parsing feeds and matching items in %d worker processes", size)
         workers = WorkerPool(config.rules, settings.channels, size)
-        # with the parsing elsewhere, the store's writes are what the monitor's process would
+    if size and one_pass:
+        # with the parsing elsewhere, a pass's writes are what the monitor's process would
         # spend its time on: they go to a process of their own too
         await batched.aclose()
         batched = StoreProcess(store, settings.state, config.base_dir)
@@ -154,7 +159,7 @@ async def check_once(
     config: Config, *, stdout: TextIO | None = None
 ) -> tuple[list[SourceOutcome], DeliveryReport]:
     """Poll every source once, concurrently, then deliver what was queued."""
-    async with open_services(config, stdout=stdout) as services:
+    async with open_services(config, stdout=stdout, one_pass=True) as services:
         runtime = services.runtime
         # One query for every source's state rather than one per source.
         states = {s.name: s for s in await asyncio.to_thread(runtime.store.all_source_states)}
