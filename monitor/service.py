@@ -32,8 +32,9 @@ from monitor.workers import WorkerPool, pool_size
 
 logger = logging.getLogger(__name__)
 
-#: sources a pass keeps in progress for each request it may have in flight (``concurrency``)
-IN_PROGRESS_PER_REQUEST = 2
+#: sources a pass keeps in progress for each request it may have in flight (``concurrency``):
+#: enough that polls waiting for the store do not hold up fetching (2 cost a 304 pass a third)
+IN_PROGRESS_PER_REQUEST = 8
 
 
 class InstanceLocked(MonitorError):
