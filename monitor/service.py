@@ -112,15 +112,16 @@ async def open_services(
     feeds = sum(isinstance(source, FeedSource) for source in settings.sources)
     size = pool_size(settings.defaults.parse_workers, feeds)
     workers = None
-    batched: BatchedStore | StoreProcess = BatchedStore(store)
     if size:
         logger.info("parsing feeds and matching items in %d worker processes", size)
         workers = WorkerPool(config.rules, settings.channels, size)
+    batched: BatchedStore | StoreProcess
     if size and one_pass:
         # with the parsing elsewhere, a pass's writes are what the monitor's process would
         # spend its time on: they go to a process of their own too
-        await batched.aclose()
         batched = StoreProcess(store, settings.state, config.base_dir)
+    else:
+        batched = BatchedStore(store)
     runtime = Runtime(
         settings=settings,
         store=store,
