@@ -28,6 +28,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
+from bench.feed_server import start_feed_server  # noqa: E402
 from bench.proctree import cpu_seconds, resident_mb, tree  # noqa: E402
 from bench.vs_rss2email import clean_env  # noqa: E402
 
@@ -50,18 +51,7 @@ def main() -> None:
     every = args.every or (5 if soak else 60)
     minutes = args.minutes or (5 if soak else 3)
 
-    server = subprocess.Popen(
-        [
-            sys.executable,
-            str(ROOT / "bench" / "feed_server.py"),
-            f"--feeds={sources}",
-            *(["--fresh"] if soak else []),
-        ],
-        stdout=subprocess.PIPE,
-        text=True,
-    )
-    assert server.stdout is not None
-    base = f"http://127.0.0.1:{server.stdout.readline().split()[1]}"
+    server, (base,) = start_feed_server(f"--feeds={sources}", *(["--fresh"] if soak else []))
     with tempfile.TemporaryDirectory() as scratch:
         folder = Path(scratch)
         listed = "".join(

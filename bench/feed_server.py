@@ -17,6 +17,8 @@ import argparse
 import asyncio
 import json
 import random
+import subprocess
+import sys
 from datetime import UTC, datetime, timedelta
 from email.utils import format_datetime
 from pathlib import Path
@@ -162,6 +164,20 @@ async def serve(args: argparse.Namespace) -> None:
     ports = [str(listener.sockets[0].getsockname()[1]) for listener in listeners]
     print(f"listening {' '.join(ports)}", flush=True)
     await asyncio.gather(*(listener.serve_forever() for listener in listeners))
+
+
+def start_feed_server(*options: str) -> tuple[subprocess.Popen[str], list[str]]:
+    """This server in a process of its own, with ``options`` as on its command line: the
+    process and the base URL of each host it listens as."""
+    server = subprocess.Popen(
+        [sys.executable, __file__, *options], stdout=subprocess.PIPE, text=True
+    )
+    assert server.stdout is not None
+    line = server.stdout.readline().split()
+    if not line or line[0] != "listening":
+        server.kill()
+        raise SystemExit("the feed server did not start")
+    return server, [f"http://127.0.0.1:{port}" for port in line[1:]]
 
 
 def main() -> None:

@@ -27,6 +27,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
+from bench.feed_server import start_feed_server  # noqa: E402
 from bench.match_speed import build_rules  # noqa: E402
 
 
@@ -55,27 +56,18 @@ def main() -> None:
     parser.add_argument("--hosts", type=int, default=20, help="loopback servers, one port each")
     args = parser.parse_args()
 
-    server = subprocess.Popen(
-        [
-            sys.executable,
-            str(ROOT / "bench" / "feed_server.py"),
-            f"--feeds={args.feeds}",
-            f"--items={args.items}",
-            f"--delay={args.delay}",
-            f"--hosts={args.hosts}",
-        ],
-        stdout=subprocess.PIPE,
-        text=True,
+    server, hosts = start_feed_server(
+        f"--feeds={args.feeds}",
+        f"--items={args.items}",
+        f"--delay={args.delay}",
+        f"--hosts={args.hosts}",
     )
-    assert server.stdout is not None
-    ports = server.stdout.readline().split()[1:]
     try:
         with tempfile.TemporaryDirectory() as scratch:
             folder = Path(scratch)
             build_rules(folder / "rules", args.rules, random.Random(7))
             sources = "".join(
-                f"  - {{name: feed-{i}, feed: http://127.0.0.1:{ports[i % args.hosts]}"
-                f"/feeds/{i}.xml}}\n"
+                f"  - {{name: feed-{i}, feed: {hosts[i % args.hosts]}/feeds/{i}.xml}}\n"
                 for i in range(args.feeds)
             )
             config = folder / "monitor.yaml"

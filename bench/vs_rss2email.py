@@ -28,6 +28,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
+from bench.feed_server import start_feed_server  # noqa: E402
 from bench.proctree import cpu_by_process, tree  # noqa: E402
 
 RSS2EMAIL_VENV = ROOT / "bench" / ".venv-rss2email"
@@ -53,26 +54,6 @@ def rss2email_program(given: str | None) -> Path:
             check=True,
         )
     return program
-
-
-def start_server(feeds: int, items: int, delay: float) -> tuple[subprocess.Popen[str], str]:
-    server = subprocess.Popen(
-        [
-            sys.executable,
-            str(ROOT / "bench" / "feed_server.py"),
-            f"--feeds={feeds}",
-            f"--items={items}",
-            f"--delay={delay}",
-        ],
-        stdout=subprocess.PIPE,
-        text=True,
-    )
-    assert server.stdout is not None
-    line = server.stdout.readline().split()
-    if not line or line[0] != "listening":
-        server.kill()
-        raise SystemExit("the feed server did not start")
-    return server, f"http://127.0.0.1:{line[1]}"
 
 
 def clean_env() -> dict[str, str]:
@@ -129,7 +110,9 @@ def main() -> None:
     args = parser.parse_args()
     r2e = rss2email_program(args.rss2email)
 
-    server, base = start_server(args.feeds, args.items, args.delay)
+    server, (base,) = start_feed_server(
+        f"--feeds={args.feeds}", f"--items={args.items}", f"--delay={args.delay}"
+    )
     figures: dict[str, tuple[float, str, float]] = {}
     try:
         with tempfile.TemporaryDirectory() as scratch:
