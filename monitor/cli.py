@@ -16,6 +16,7 @@ from monitor.cli_support import ReportedError, config_path, with_store
 from monitor.cli_support import load_from_context as _load
 from monitor.config import load_rules, load_settings, load_templates_of, resolve_rules_dir
 from monitor.errors import ConfigError, MonitorError
+from monitor.forkserver import pass_workers, start_early
 from monitor.logs import setup_logging
 
 
@@ -73,9 +74,12 @@ def validate(ctx: click.Context) -> None:
 @click.pass_context
 def check(ctx: click.Context) -> None:
     """Poll every source once, match, deliver, then exit."""
-    from monitor.service import check_once, instance_lock
-
     config = _load(ctx)
+    if pass_workers(config.settings):
+        # its imports then overlap this process's own, rather than following them
+        start_early()
+
+    from monitor.service import check_once, instance_lock
 
     try:
         with instance_lock(config):

@@ -8,7 +8,13 @@ each process it starts is ready in milliseconds.
 from __future__ import annotations
 
 import multiprocessing
+import multiprocessing.forkserver
+import os
 from multiprocessing.context import ForkServerContext
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from monitor.config.schema import Settings
 
 
 def context() -> ForkServerContext:
@@ -16,3 +22,35 @@ def context() -> ForkServerContext:
     # takes effect when the forkserver starts, with the first process
     forkserver.set_forkserver_preload(["monitor.workers", "monitor.store.process"])
     return forkserver
+
+
+#: feed sources from which a pass parses in worker processes by default
+POOL_MIN_SOURCES = 50
+
+
+def usable_cores() -> int:
+    try:
+        return len(os.sched_getaffinity(0))
+    except AttributeError:  # not on Linux
+        return os.cpu_count() or 1
+
+
+def pool_size(configured: int | None, feed_sources: int) -> int:
+    """Worker processes for a pass: the configured count, else one per core for many feeds."""
+    if configured is not None:
+        return configured
+    return usable_cores() if feed_sources >= POOL_MIN_SOURCES else 0
+
+
+def pass_workers(settings: Settings) -> int:
+    """Worker processes a pass over ``settings``' sources uses."""
+    from monitor.config.schema import FeedSource
+
+    feeds = sum(isinstance(source, FeedSource) for source in settings.sources)
+    return pool_size(settings.defaults.parse_workers, feeds)
+
+
+def start_early() -> None:
+    """Start the forkserver now, so its imports run while this process does its own."""
+    context()
+    multiprocessing.forkserver.ensure_running()

@@ -20,6 +20,7 @@ from monitor.config.schema import FeedSource, PageSource, Settings
 from monitor.errors import MonitorError
 from monitor.fetch import Fetcher
 from monitor.fetch.client import USER_AGENT
+from monitor.forkserver import pass_workers
 from monitor.fulltext import FullText
 from monitor.health_alerts import announce_health
 from monitor.notify import Notifier, build_channels
@@ -28,7 +29,7 @@ from monitor.pipeline import Runtime, SourceOutcome, poll_source, utcnow
 from monitor.store import SourceState, Store
 from monitor.store.batching import BatchedStore
 from monitor.store.process import StoreProcess
-from monitor.workers import WorkerPool, pool_size
+from monitor.workers import WorkerPool
 
 logger = logging.getLogger(__name__)
 
@@ -109,8 +110,7 @@ async def open_services(
     channels = build_channels(
         settings, http=delivery_http, stdout=stdout, templates=config.templates
     )
-    feeds = sum(isinstance(source, FeedSource) for source in settings.sources)
-    size = pool_size(settings.defaults.parse_workers, feeds)
+    size = pass_workers(settings)
     workers = None
     if size:
         logger.info("parsing feeds and matching items in %d worker processes", size)

@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import os
 from collections.abc import Callable, Mapping, Sequence
 from concurrent.futures import ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
@@ -36,8 +35,6 @@ Planned = list[tuple[KeyedItem, list[Outgoing]]]
 T = TypeVar("T")
 
 #: below this many feed sources a pass is too short for the pool's start to pay off
-POOL_MIN_SOURCES = 50
-
 _worker_rules: RuleSet | None = None
 _worker_channels: Mapping[str, ChannelBase] | None = None
 
@@ -58,20 +55,6 @@ def _parse(
 def _plan(batch: list[KeyedItem]) -> Planned:
     assert _worker_rules is not None, "the pool's initializer sets the rules"
     return plan_alerts(_worker_rules, batch, _worker_channels)
-
-
-def usable_cores() -> int:
-    try:
-        return len(os.sched_getaffinity(0))
-    except AttributeError:  # not on Linux
-        return os.cpu_count() or 1
-
-
-def pool_size(configured: int | None, feed_sources: int) -> int:
-    """Worker processes for a pass: the configured count, else one per core for many feeds."""
-    if configured is not None:
-        return configured
-    return usable_cores() if feed_sources >= POOL_MIN_SOURCES else 0
 
 
 class WorkerPool:

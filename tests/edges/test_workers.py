@@ -13,9 +13,10 @@ import pytest
 
 from monitor.config import load_rules
 from monitor.errors import FetchError
+from monitor.forkserver import POOL_MIN_SOURCES, pool_size
 from monitor.sources.feed import parse_feed
 from monitor.sources.normalize import keyed
-from monitor.workers import POOL_MIN_SOURCES, WorkerPool, pool_size
+from monitor.workers import WorkerPool
 from tests.e2e_support import SHIPPED_RULES, STORY, UNRELATED, MonitorCli, rss
 from tests.servers import LoopbackServer, Reply
 
