@@ -7,11 +7,10 @@ case or accent, lower-case words with their forms) until the silence ends.
 
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass
 from datetime import datetime
 
-from monitor.match.terms import TermError, compile_term
+from monitor.match.terms import LazyPattern, TermError, compile_term
 from monitor.match.text import fold
 from monitor.model import Alert
 
@@ -37,7 +36,7 @@ class Silence:
         return f"silenced by #{self.id} {self.summary()}"
 
 
-def match_pattern(match: str) -> re.Pattern[str]:
+def match_pattern(match: str) -> LazyPattern:
     """The term of a silence, compiled as rules compile theirs; ValueError names what is wrong."""
     try:
         return compile_term(match).pattern

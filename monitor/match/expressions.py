@@ -6,7 +6,6 @@ The parser reports every problem at ``path:line:col`` and leaves the faulty part
 
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass, replace
 from functools import cached_property
 from typing import Any
@@ -15,7 +14,7 @@ from monitor.config.yamlfile import Document, Path_
 from monitor.errors import Problem
 from monitor.match.keyindex import ChildIndex
 from monitor.match.lists import TermList
-from monitor.match.terms import TermError, compile_regex, compile_term
+from monitor.match.terms import LazyPattern, TermError, compile_regex, compile_term
 from monitor.model import TEXT_FIELDS
 
 DEFAULT_FIELDS = ("title", "summary", "content")
@@ -32,7 +31,7 @@ class Term:
     #: what evidence names: the term as written, or a list entry's name
     label: str
     fields: tuple[str, ...]
-    pattern: re.Pattern[str]
+    pattern: LazyPattern
     keys: frozenset[str] | None
     #: where the expression is written in its file, for explanations
     line: int = 0

@@ -8,6 +8,7 @@ prefilter looks for them all at once, so the regex runs only on items that could
 from __future__ import annotations
 
 import re
+from collections.abc import Iterator
 from dataclasses import dataclass
 from functools import lru_cache
 
@@ -24,9 +25,50 @@ class TermError(ValueError):
     """A term that cannot be compiled; the message is shown at the term's position."""
 
 
+class LazyPattern:
+    """A regex compiled when first run.
+
+    Rules are loaded by processes that never match (the monitor, when worker processes match
+    for it), and compiling the terms of a large rule set is most of what loading it costs.
+    """
+
+    __slots__ = ("_compiled", "flags", "source")
+
+    def __init__(self, source: str, flags: int = 0, compiled: re.Pattern[str] | None = None):
+        self.source = source
+        self.flags = flags
+        self._compiled = compiled
+
+    @property
+    def compiled(self) -> re.Pattern[str]:
+        if self._compiled is None:
+            self._compiled = re.compile(self.source, self.flags)
+        return self._compiled
+
+    def finditer(self, text: str) -> Iterator[re.Match[str]]:
+        return self.compiled.finditer(text)
+
+    def search(self, text: str) -> re.Match[str] | None:
+        return self.compiled.search(text)
+
+    def __eq__(self, other: object) -> bool:
+        if not isinstance(other, LazyPattern):
+            return NotImplemented
+        return (self.source, self.flags) == (other.source, other.flags)
+
+    def __hash__(self) -> int:
+        return hash((self.source, self.flags))
+
+    def __repr__(self) -> str:
+        return f"LazyPattern({self.source!r})"
+
+    def __reduce__(self) -> tuple[type[LazyPattern], tuple[str, int]]:
+        return LazyPattern, (self.source, self.flags)
+
+
 @dataclass(frozen=True)
 class CompiledTerm:
-    pattern: re.Pattern[str]
+    pattern: LazyPattern
     #: None when no literal is known (a regex): the prefilter then always lets the rule through
     keys: frozenset[str] | None
 
@@ -91,7 +133,7 @@ def compile_term(text: str) -> CompiledTerm:
         # "cutdown" holds "down" inside a word: the joined forms are keys too, so that every
         # match holds a key as a word (see keyindex.KeyScanner)
         best.update(joined)
-    return CompiledTerm(re.compile(start + body + end), frozenset(best))
+    return CompiledTerm(LazyPattern(start + body + end), frozenset(best))
 
 
 def compile_regex(source: str) -> CompiledTerm:
@@ -104,4 +146,4 @@ def compile_regex(source: str) -> CompiledTerm:
         raise TermError(f"invalid regex: {exc}") from exc
     if pattern.search(""):
         raise TermError("regex matches the empty string, so it would match every item")
-    return CompiledTerm(pattern, None)
+    return CompiledTerm(LazyPattern(source, re.IGNORECASE, pattern), None)
