@@ -11,23 +11,23 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any, Literal, TypeVar
 
-from monitor.config.schema import ChannelBase, FeedSource, PageSource, Settings
+from monitor.config.schema import FeedSource, PageSource, Settings
 from monitor.errors import FetchError, StoreError
 from monitor.fetch import Fetcher
+from monitor.fetch.client import FetchResult
 from monitor.fulltext import FullText
 from monitor.holdback import HoldState, forget, hold_back, load_hold_state
-from monitor.match import Rule, RuleSet
-from monitor.match.prefilter import rule_set_for
-from monitor.model import Alert, KeyedItem, Outgoing
+from monitor.match import Rule
+from monitor.model import KeyedItem
+from monitor.planning import FeedRead, Planned, plan_alerts
 from monitor.schedule import after_failure, after_success, cache_hint, is_due
 from monitor.sources.normalize import keyed
 from monitor.sources.read import accept_header, read_source, source_url
-from monitor.sources.text import ParsedFeed
 from monitor.store import SourceState, Store
 from monitor.store.batching import BatchedStore
 from monitor.store.process import StoreProcess
@@ -88,31 +88,6 @@ class Runtime:
         return await asyncio.to_thread(action, *args, **kwargs)
 
 
-def plan_alerts(
-    rules: Sequence[Rule] | RuleSet,
-    batch: Sequence[KeyedItem],
-    channels: Mapping[str, ChannelBase] | None = None,
-) -> list[tuple[KeyedItem, list[Outgoing]]]:
-    """Match new items against every rule: each item with the alerts it causes (pure).
-
-    A channel whose ``min_severity`` is above the rule's severity is left out of its alerts.
-    """
-    rule_set = rules if isinstance(rules, RuleSet) else rule_set_for(rules)
-    planned = []
-    for entry in batch:
-        outgoing = []
-        for rule, match in rule_set.matches(entry.item):
-            wanted = tuple(
-                name
-                for name in rule.notify
-                if channels is None or name not in channels or channels[name].accepts(rule.severity)
-            )
-            alert = Alert.from_match(match, entry.key, severity=rule.severity)
-            outgoing.append(Outgoing(alert=alert, channels=wanted))
-        planned.append((entry, outgoing))
-    return planned
-
-
 async def _hold_state(rt: Runtime) -> HoldState:
     if rt.hold_state is None or not rt.hold_state.fresh():
         rt.hold_state = await load_hold_state(
@@ -147,11 +122,58 @@ async def _with_full_text(
 @dataclass(frozen=True)
 class _Pass:
     #: None when the source answered 304 Not Modified
-    parsed: ParsedFeed | None
+    read: FeedRead | None
     new_items: int
     alerts: int
     fetch_seconds: float
-    parse_seconds: float = 0.0
+
+
+def _reads_in_worker(rt: Runtime, source: FeedSource | PageSource, *, baseline: bool) -> bool:
+    """Whether a worker can take the whole read: parse, dedup and match. Not when articles
+    are to be fetched between dedup and match, nor when the workers hold older rules."""
+    workers = rt.workers
+    if workers is None or not workers.reads_store or not isinstance(source, FeedSource):
+        return False
+    full_text = rt.fulltext is not None and rt.settings.fulltext(source) is not False
+    return workers.rules is rt.rules and (baseline or not full_text)
+
+
+async def _read(
+    rt: Runtime, source: FeedSource | PageSource, result: FetchResult, *, baseline: bool
+) -> FeedRead:
+    """The body's new items, each with the alerts it causes (none on a baseline pass)."""
+    if _reads_in_worker(rt, source, baseline=baseline):
+        assert rt.workers is not None
+        # in one trip: only the new items come back, and no item crosses processes twice
+        return await rt.workers.read_new(
+            source.name, result.body, url=result.url, headers=result.headers, match=not baseline
+        )
+    parsing = time.perf_counter()
+    if rt.workers is not None and isinstance(source, FeedSource):
+        parsed, entries = await rt.workers.parse(
+            source.name, result.body, url=result.url, headers=result.headers
+        )
+    else:
+        parsed = await read_source(rt.fetcher, source, result)
+        entries = keyed(parsed.items)
+    parse_seconds = time.perf_counter() - parsing
+    new = await rt.stored(rt.store.filter_new, entries)
+    if not baseline and rt.fulltext is not None:
+        new = await _with_full_text(rt, source, new)
+    planned: Planned
+    if baseline or not new:
+        planned = [(e, []) for e in new]
+    elif rt.workers is not None and rt.workers.rules is rt.rules:
+        planned = await rt.workers.plan(new)
+    else:
+        planned = plan_alerts(rt.rules, new, rt.settings.channels)
+    return FeedRead(
+        items=len(parsed.items),
+        planned=planned,
+        warning=parsed.warning,
+        ttl=parsed.ttl,
+        parse_seconds=parse_seconds,
+    )
 
 
 async def _fetch_and_parse(
@@ -180,27 +202,9 @@ async def _fetch_and_parse(
             fetch_ms=round(result.seconds * 1000),
         )
         return _Pass(None, 0, 0, fetch_seconds=result.seconds)
-    parsing = time.perf_counter()
-    if rt.workers is not None and isinstance(source, FeedSource):
-        parsed, entries = await rt.workers.parse(
-            source.name, result.body, url=result.url, headers=result.headers
-        )
-    else:
-        parsed = await read_source(rt.fetcher, source, result)
-        entries = keyed(parsed.items)
-    parse_seconds = time.perf_counter() - parsing
-    new = await rt.stored(rt.store.filter_new, entries)
-    first_fetch = not state.fetched_once
-    baseline = first_fetch and rt.settings.first_fetch(source) == "baseline"
-    if not baseline and rt.fulltext is not None:
-        new = await _with_full_text(rt, source, new)
-    planned: list[tuple[KeyedItem, list[Outgoing]]]
-    if baseline or not new:
-        planned = [(e, []) for e in new]
-    elif rt.workers is not None and rt.workers.rules is rt.rules:
-        planned = await rt.workers.plan(new)
-    else:
-        planned = plan_alerts(rt.rules, new, rt.settings.channels)
+    baseline = not state.fetched_once and rt.settings.first_fetch(source) == "baseline"
+    read = await _read(rt, source, result, baseline=baseline)
+    planned = read.planned
     told: list[tuple[str, tuple[str, str]]] = []
     if any(outgoing for _, outgoing in planned):
         async with rt.hold_state_lock:
@@ -221,17 +225,11 @@ async def _fetch_and_parse(
         etag=result.etag,
         last_modified=result.last_modified,
         items_seen=committed.items_added,
-        next_poll_at=after_success(now, every, [server_hint, parsed.ttl]),
+        next_poll_at=after_success(now, every, [server_hint, read.ttl]),
         fetch_ms=round(result.seconds * 1000),
-        parse_ms=round(parse_seconds * 1000),
+        parse_ms=round(read.parse_seconds * 1000),
     )
-    return _Pass(
-        parsed,
-        len(new),
-        committed.alerts_enqueued,
-        fetch_seconds=result.seconds,
-        parse_seconds=parse_seconds,
-    )
+    return _Pass(read, len(read.planned), committed.alerts_enqueued, fetch_seconds=result.seconds)
 
 
 #: a warning that persists (a feed malformed on every poll) is logged again after this long
@@ -320,8 +318,8 @@ async def poll_source(
             seconds=time.perf_counter() - started,
         )
     elapsed = time.perf_counter() - started
-    parsed = fetched.parsed
-    if parsed is None:
+    read = fetched.read
+    if read is None:
         logger.info("source %s: not modified (fetch %.3f s)", source.name, fetched.fetch_seconds)
         return SourceOutcome(
             source=source.name,
@@ -330,25 +328,25 @@ async def poll_source(
             fetch_seconds=fetched.fetch_seconds,
         )
     assert state is not None  # the fetch above needed it
-    await _note_warning(rt, source.name, state, parsed.warning)
+    await _note_warning(rt, source.name, state, read.warning)
     logger.info(
         "source %s: %d items, %d new, %d alerts queued (%.2f s: fetch %.3f s, parse %.3f s)",
         source.name,
-        len(parsed.items),
+        read.items,
         fetched.new_items,
         fetched.alerts,
         elapsed,
         fetched.fetch_seconds,
-        fetched.parse_seconds,
+        read.parse_seconds,
     )
     return SourceOutcome(
         source=source.name,
         status="ok",
-        items=len(parsed.items),
+        items=read.items,
         new_items=fetched.new_items,
         alerts=fetched.alerts,
-        warning=parsed.warning,
+        warning=read.warning,
         seconds=elapsed,
         fetch_seconds=fetched.fetch_seconds,
-        parse_seconds=fetched.parse_seconds,
+        parse_seconds=read.parse_seconds,
     )

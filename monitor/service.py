@@ -114,7 +114,9 @@ async def open_services(
     workers = None
     if size:
         logger.info("parsing feeds and matching items in %d worker processes", size)
-        workers = WorkerPool(config.rules, settings.channels, size)
+        workers = WorkerPool(
+            config.rules, settings.channels, size, store_at=(settings.state, config.base_dir)
+        )
     batched: BatchedStore | StoreProcess
     if size and one_pass:
         # with the parsing elsewhere, a pass's writes are what the monitor's process would

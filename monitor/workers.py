@@ -1,21 +1,25 @@
 """Parsing and matching in worker processes, so that a pass over many feeds uses every core.
 
-The event loop fetches and stores; in the pool a feed's body becomes keyed items, and new items
-become planned alerts. Workers start from a forkserver (a clean, single-threaded process that
-imported the parsers once), never by forking the monitor, whose threads may hold locks. The
-rules and channels go to each worker once, as the pool starts; new rules take a new pool. A
-worker that dies (a parser crashing on a hostile feed) breaks the pool under every task in
-flight: a new pool tries each once more, and a feed that kills its worker again fails alone,
-as a parse error of that source. Such a feed is never parsed in the monitor's own process.
+The event loop fetches and stores; in the pool a feed's body becomes keyed items, the items the
+store has not seen are picked out (each worker reads the store through a connection of its own),
+and those become planned alerts. Only new items travel back, once. Workers start from a
+forkserver (a clean, single-threaded process that imported the parsers once), never by forking
+the monitor, whose threads may hold locks. The rules and channels go to each worker once, as
+the pool starts; new rules take a new pool. A worker that dies (a parser crashing on a hostile
+feed) breaks the pool under every task in flight: a new pool tries each once more, and a feed
+that kills its worker again fails alone, as a parse error of that source. Such a feed is never
+parsed in the monitor's own process.
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
+import time
 from collections.abc import Callable, Mapping, Sequence
 from concurrent.futures import ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
+from pathlib import Path
 from typing import Any, TypeVar
 
 from monitor import forkserver
@@ -23,26 +27,51 @@ from monitor.config.schema import ChannelBase
 from monitor.errors import FetchError, FetchErrorKind
 from monitor.match import Rule, RuleSet
 from monitor.match.prefilter import rule_set_for
-from monitor.model import KeyedItem, Outgoing
-from monitor.pipeline import plan_alerts
+from monitor.model import KeyedItem
+from monitor.planning import FeedRead, Planned, plan_alerts
 from monitor.sources.feed import parse_feed
 from monitor.sources.normalize import keyed
 from monitor.sources.text import ParsedFeed
+from monitor.store import Store
 
 logger = logging.getLogger(__name__)
 
-Planned = list[tuple[KeyedItem, list[Outgoing]]]
 T = TypeVar("T")
+#: where the store is: its location and the folder a relative location is under
+StoreAt = tuple[str, Path | None]
 
-#: below this many feed sources a pass is too short for the pool's start to pay off
 _worker_rules: RuleSet | None = None
 _worker_channels: Mapping[str, ChannelBase] | None = None
+_worker_store_at: StoreAt | None = None
+_worker_store: Store | None = None
 
 
-def _start_worker(rules: Sequence[Rule], channels: Mapping[str, ChannelBase]) -> None:
-    global _worker_rules, _worker_channels
+def _start_worker(
+    rules: Sequence[Rule], channels: Mapping[str, ChannelBase], store_at: StoreAt | None
+) -> None:
+    global _worker_rules, _worker_channels, _worker_store_at
     _worker_rules = rule_set_for(tuple(rules))
     _worker_channels = channels
+    _worker_store_at = store_at
+
+
+def _read_new(name: str, body: bytes, url: str, headers: dict[str, str], match: bool) -> FeedRead:
+    global _worker_store
+    assert _worker_store_at is not None, "read_new is offered only with a store"
+    started = time.perf_counter()
+    parsed, entries = _parse(name, body, url, headers)
+    parse_seconds = time.perf_counter() - started
+    if _worker_store is None:
+        location, base_dir = _worker_store_at
+        _worker_store = Store.open(location, base_dir=base_dir)
+    new = _worker_store.filter_new(entries)
+    return FeedRead(
+        items=len(parsed.items),
+        planned=_plan(new) if match and new else [(entry, []) for entry in new],
+        warning=parsed.warning,
+        ttl=parsed.ttl,
+        parse_seconds=parse_seconds,
+    )
 
 
 def _parse(
@@ -59,20 +88,31 @@ def _plan(batch: list[KeyedItem]) -> Planned:
 
 class WorkerPool:
     def __init__(
-        self, rules: Sequence[Rule], channels: Mapping[str, ChannelBase], workers: int
+        self,
+        rules: Sequence[Rule],
+        channels: Mapping[str, ChannelBase],
+        workers: int,
+        *,
+        store_at: StoreAt | None = None,
     ) -> None:
         #: the rules the workers hold; a caller with other rules plans in its own process
         self.rules = rules
         self._channels = channels
         self._workers = workers
+        self._store_at = store_at
         self._executor = self._new_executor()
+
+    @property
+    def reads_store(self) -> bool:
+        """Whether the workers can look items up in the store (``read_new``)."""
+        return self._store_at is not None
 
     def _new_executor(self) -> ProcessPoolExecutor:
         return ProcessPoolExecutor(
             self._workers,
             mp_context=forkserver.context(),
             initializer=_start_worker,
-            initargs=(self.rules, self._channels),
+            initargs=(self.rules, self._channels, self._store_at),
         )
 
     async def parse(
@@ -83,6 +123,18 @@ class WorkerPool:
             return await self._retrying(_parse, name, body, url, headers)
         except BrokenProcessPool:
             # Never in-process: a feed that crashes its parser would take the monitor with it.
+            raise FetchError(
+                name, FetchErrorKind.PARSE, "the parser process died twice reading this feed"
+            ) from None
+
+    async def read_new(
+        self, name: str, body: bytes, *, url: str, headers: dict[str, str], match: bool
+    ) -> FeedRead:
+        """The feed parsed, its items the store has not seen and, with ``match``, the alerts
+        each causes; raises FetchError like parse_feed, StoreError like the store."""
+        try:
+            return await self._retrying(_read_new, name, body, url, headers, match)
+        except BrokenProcessPool:
             raise FetchError(
                 name, FetchErrorKind.PARSE, "the parser process died twice reading this feed"
             ) from None
@@ -118,7 +170,7 @@ class WorkerPool:
 
     def with_rules(self, rules: Sequence[Rule]) -> WorkerPool:
         """A new pool of the same size holding ``rules``."""
-        return WorkerPool(rules, self._channels, self._workers)
+        return WorkerPool(rules, self._channels, self._workers, store_at=self._store_at)
 
     def close(self) -> None:
         self._executor.shutdown(wait=True, cancel_futures=True)

@@ -7,6 +7,7 @@ import asyncio
 import json
 import os
 from concurrent.futures.process import BrokenProcessPool
+from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
@@ -14,8 +15,10 @@ import pytest
 from monitor.config import load_rules
 from monitor.errors import FetchError
 from monitor.forkserver import POOL_MIN_SOURCES, pool_size
+from monitor.planning import FeedRead
 from monitor.sources.feed import parse_feed
 from monitor.sources.normalize import keyed
+from monitor.store import Store
 from monitor.workers import WorkerPool
 from tests.e2e_support import SHIPPED_RULES, STORY, UNRELATED, MonitorCli, rss
 from tests.servers import LoopbackServer, Reply
@@ -147,3 +150,31 @@ def test_new_rules_take_a_new_pool_that_matches_with_them(pool: WorkerPool, tmp_
         pool.close()
     assert before == ["foreign-tech-china-closure"]
     assert after == ["weather"]
+
+
+def test_a_worker_read_returns_only_what_the_store_has_not_seen(tmp_path: Path) -> None:
+    store = Store.open(str(tmp_path / "monitor.db"))
+    entries = keyed(parse_feed("wire", FEED, url="u", headers={}).items)
+    story = next(e for e in entries if e.item.title == STORY["title"])
+    # everything but the story is stored already, by another writer
+    store.commit_items("wire", [(e, []) for e in entries if e is not story], at=datetime.now(UTC))
+    pool = WorkerPool(
+        load_rules(SHIPPED_RULES, {"all"}), {}, 1, store_at=(str(tmp_path / "monitor.db"), None)
+    )
+
+    async def scenario() -> tuple[FeedRead, FeedRead]:
+        matched = await pool.read_new("wire", FEED, url="u", headers={}, match=True)
+        baseline = await pool.read_new("wire", FEED, url="u", headers={}, match=False)
+        return matched, baseline
+
+    try:
+        matched, baseline = asyncio.run(scenario())
+    finally:
+        pool.close()
+        store.close()
+    assert matched.items == baseline.items == len(entries)
+    assert [(e.key, [o.alert.rule for o in outs]) for e, outs in matched.planned] == [
+        (story.key, ["foreign-tech-china-closure"])
+    ]
+    assert [(e.key, outs) for e, outs in baseline.planned] == [(story.key, [])]
+    assert pool.reads_store

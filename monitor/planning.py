@@ -1,0 +1,53 @@
+"""New items -> the alerts they cause (pure), and what reading a feed yields for a pass."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from datetime import timedelta
+
+from monitor.config.schema import ChannelBase
+from monitor.match import Rule, RuleSet
+from monitor.match.prefilter import rule_set_for
+from monitor.model import Alert, KeyedItem, Outgoing
+
+Planned = list[tuple[KeyedItem, list[Outgoing]]]
+
+
+def plan_alerts(
+    rules: Sequence[Rule] | RuleSet,
+    batch: Sequence[KeyedItem],
+    channels: Mapping[str, ChannelBase] | None = None,
+) -> Planned:
+    """Match new items against every rule: each item with the alerts it causes (pure).
+
+    A channel whose ``min_severity`` is above the rule's severity is left out of its alerts.
+    """
+    rule_set = rules if isinstance(rules, RuleSet) else rule_set_for(rules)
+    planned = []
+    for entry in batch:
+        outgoing = []
+        for rule, match in rule_set.matches(entry.item):
+            wanted = tuple(
+                name
+                for name in rule.notify
+                if channels is None or name not in channels or channels[name].accepts(rule.severity)
+            )
+            alert = Alert.from_match(match, entry.key, severity=rule.severity)
+            outgoing.append(Outgoing(alert=alert, channels=wanted))
+        planned.append((entry, outgoing))
+    return planned
+
+
+@dataclass(frozen=True, kw_only=True)
+class FeedRead:
+    """A source's body read for a pass: its new items only, each with its planned alerts."""
+
+    #: items the body held, new or not
+    items: int
+    planned: Planned
+    warning: str | None = None
+    #: how long the publisher says the feed stays fresh (RSS <ttl>)
+    ttl: timedelta | None = None
+    #: the body becoming items
+    parse_seconds: float = 0.0
