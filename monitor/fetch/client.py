@@ -13,6 +13,7 @@ import asyncio
 import email.utils
 import logging
 import time
+import urllib.request
 import zlib
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
@@ -102,6 +103,11 @@ class Fetcher:
         self._hosts = HostLimiter(concurrency=host_concurrency, spacing=host_spacing)
         self._resolver = resolver
         self._session: aiohttp.ClientSession | None = None
+        self._proxies = {
+            scheme: url
+            for scheme, url in urllib.request.getproxies().items()
+            if scheme in ("http", "https")
+        }
 
     def _client(self) -> aiohttp.ClientSession:
         """The session, made on first use: aiohttp binds it to the running event loop."""
@@ -115,7 +121,9 @@ class Fetcher:
                 timeout=aiohttp.ClientTimeout(total=None),
                 # Pinned requests go to an address, where the default jar keeps no cookies.
                 cookie_jar=aiohttp.CookieJar(unsafe=True),
-                trust_env=True,
+                # Proxies come from the environment (see ``_proxy_for``); aiohttp's own
+                # reading of it also looks in ~/.netrc on a thread for every request.
+                trust_env=False,
                 # Real sites send header lines (cookies, policies) longer than the 8 KB default.
                 max_line_size=MAX_HEADER_LINE,
                 max_field_size=MAX_HEADER_LINE,
@@ -183,6 +191,7 @@ class Fetcher:
                     headers=hop_headers,
                     allow_redirects=False,
                     server_hostname=server_name,
+                    proxy=self._proxy_for(current),
                 )
                 try:
                     location = response.headers.get("location")
@@ -197,6 +206,17 @@ class Fetcher:
         raise FetchError(
             source, FetchErrorKind.TOO_MANY_REDIRECTS, f"more than {MAX_REDIRECTS} redirects"
         )
+
+    def _proxy_for(self, url: str) -> str | None:
+        """The proxy of ``HTTP_PROXY``/``HTTPS_PROXY`` for ``url``, unless ``NO_PROXY`` names
+        its host."""
+        if not self._proxies:
+            return None
+        parts = urlsplit(url)
+        proxy = self._proxies.get(parts.scheme.lower())
+        if proxy is None or urllib.request.proxy_bypass(parts.netloc):
+            return None
+        return proxy
 
     async def _read(self, source: str, response: aiohttp.ClientResponse, url: str) -> FetchResult:
         if response.status >= 400:

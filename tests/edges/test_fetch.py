@@ -363,3 +363,24 @@ def test_other_hosts_are_not_held_back_by_a_busy_one(
             await fetcher.aclose()
 
     assert asyncio.run(go()) < 0.9
+
+
+def test_http_proxy_from_the_environment_carries_the_request(
+    http_server: LoopbackServer, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("HTTP_PROXY", http_server.url)
+    monkeypatch.delenv("NO_PROXY", raising=False)
+    monkeypatch.delenv("no_proxy", raising=False)
+    # a proxy is sent the whole URL; the name is never resolved here
+    http_server.set("http://feeds.example.invalid/f", Reply(body=b"<rss/>"))
+    assert fetch("http://feeds.example.invalid/f").body == b"<rss/>"
+    assert http_server.requests_to("http://feeds.example.invalid/f")
+
+
+def test_no_proxy_hosts_are_fetched_directly(
+    http_server: LoopbackServer, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("HTTP_PROXY", "http://127.0.0.1:9")  # nothing listens on the discard port
+    monkeypatch.setenv("NO_PROXY", "127.0.0.1")
+    http_server.set("/f", Reply(body=b"<rss/>"))
+    assert fetch(f"{http_server.url}/f").body == b"<rss/>"
