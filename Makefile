@@ -11,6 +11,9 @@ $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
 	$(BIN)/python -m pip install --quiet -e '.[dev]'
+	@# an editable install leaves the package uncompiled; where PYTHONDONTWRITEBYTECODE is set,
+	@# every start would compile it again (a fifth of a short `monitor check`)
+	$(BIN)/python -m compileall -q monitor
 	touch $(STAMP)
 
 run: $(STAMP)

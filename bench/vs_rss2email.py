@@ -70,9 +70,14 @@ def timed(command: list[str], cwd: Path) -> tuple[float, str, float]:
             command, stdout=output, stderr=subprocess.STDOUT, text=True, cwd=cwd, env=clean_env()
         )
         used: dict[int, float] = {}
-        while process.poll() is None:
+        while True:
             used.update(cpu_by_process(tree(process.pid)))
-            time.sleep(0.25)
+            try:
+                # waiting rather than sleeping: the wall time ends when the command does
+                process.wait(timeout=0.25)
+                break
+            except subprocess.TimeoutExpired:
+                continue
         seconds = time.perf_counter() - started
         output.seek(0)
         text = output.read()
