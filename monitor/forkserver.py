@@ -20,7 +20,8 @@ if TYPE_CHECKING:
 def context() -> ForkServerContext:
     forkserver = multiprocessing.get_context("forkserver")
     # takes effect when the forkserver starts, with the first process
-    forkserver.set_forkserver_preload(["monitor.workers", "monitor.store.process"])
+    # bs4 is imported by the parsers only when a feed holds markup: here once for every worker
+    forkserver.set_forkserver_preload(["monitor.workers", "monitor.store.process", "bs4"])
     return forkserver
 
 

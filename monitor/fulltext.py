@@ -20,7 +20,6 @@ from monitor.errors import FetchError
 from monitor.fetch import Fetcher
 from monitor.fetch.client import USER_AGENT, origin
 from monitor.model import KeyedItem
-from monitor.sources.article import extract_article
 from monitor.sources.normalize import canonical_url
 from monitor.sources.text import TEXT_LIMIT
 
@@ -104,6 +103,9 @@ class FullText:
         except FetchError as exc:
             logger.info("source %s: article not fetched: %s", source, exc)
             return ""
+        # imported here: it needs bs4 (50 ms of a start), and most sources never fetch articles
+        from monitor.sources.article import extract_article
+
         article = await asyncio.to_thread(
             extract_article,
             result.body,

@@ -13,7 +13,6 @@ from datetime import timedelta
 from typing import Annotated, Any, Literal
 from urllib.parse import urlsplit
 
-import soupsieve
 from pydantic import (
     BaseModel,
     BeforeValidator,
@@ -116,6 +115,9 @@ def _css_selector(value: Any) -> Any:
     if isinstance(value, str):
         css = value.partition("@")[0].strip()
         if css:
+            # imported here: it costs 40 ms, and only page sources have selectors
+            import soupsieve
+
             try:
                 soupsieve.compile(css)
             except soupsieve.SelectorSyntaxError as exc:

@@ -12,9 +12,7 @@ from monitor.config.schema import FeedSource, PageSource, Selectors
 from monitor.errors import FetchError
 from monitor.fetch import Fetcher, FetchResult
 from monitor.fetch.client import origin
-from monitor.sources.discover import read_page_without_selectors
 from monitor.sources.feed import parse_feed
-from monitor.sources.page import parse_page
 from monitor.sources.text import ParsedFeed
 
 FEED_ACCEPT = (
@@ -46,6 +44,9 @@ async def read_source(
         return await asyncio.to_thread(
             parse_feed, name, result.body, url=result.url, headers=result.headers
         )
+    # imported here: pages need bs4 (50 ms of a start), many runs read only feeds
+    from monitor.sources.discover import read_page_without_selectors
+
     if source.select is not None:
         return await _read_pages(fetcher, source, source.select, result)
     found = await asyncio.to_thread(read_page_without_selectors, name, result.body, url=result.url)
@@ -61,6 +62,8 @@ async def _read_pages(
     fetcher: Fetcher, source: PageSource, selectors: Selectors, result: FetchResult
 ) -> ParsedFeed:
     """The listing and, with a ``next`` selector, up to ``pages`` pages of it in all."""
+    from monitor.sources.page import parse_page
+
     first = await asyncio.to_thread(
         parse_page, source.name, result.body, url=result.url, selectors=selectors
     )

