@@ -15,6 +15,7 @@ from monitor.cli_delivery import alerts, silence
 from monitor.cli_support import ReportedError, config_path, with_store
 from monitor.cli_support import load_from_context as _load
 from monitor.config import load_rules, load_settings, load_templates_of, resolve_rules_dir
+from monitor.config.schema import Settings
 from monitor.errors import ConfigError, MonitorError
 from monitor.forkserver import pass_workers, start_early
 from monitor.logs import setup_logging
@@ -74,10 +75,13 @@ def validate(ctx: click.Context) -> None:
 @click.pass_context
 def check(ctx: click.Context) -> None:
     """Poll every source once, match, deliver, then exit."""
-    config = _load(ctx)
-    if pass_workers(config.settings):
-        # its imports then overlap this process's own, rather than following them
-        start_early()
+
+    def start_forkserver(settings: Settings) -> None:
+        # its imports then overlap this process's reading of the rules and its own imports
+        if pass_workers(settings):
+            start_early()
+
+    config = _load(ctx, on_settings=start_forkserver)
 
     from monitor.service import check_once, instance_lock
 

@@ -10,6 +10,7 @@ from typing import TYPE_CHECKING, TypeVar
 import click
 
 from monitor.config import Config, load_config
+from monitor.config.schema import Settings
 from monitor.errors import ConfigError, MonitorError
 
 if TYPE_CHECKING:
@@ -30,9 +31,11 @@ def config_path(ctx: click.Context) -> Path:
     return Path(given)
 
 
-def load_from_context(ctx: click.Context) -> Config:
+def load_from_context(
+    ctx: click.Context, *, on_settings: Callable[[Settings], None] | None = None
+) -> Config:
     try:
-        return load_config(config_path(ctx))
+        return load_config(config_path(ctx), on_settings=on_settings)
     except ConfigError as exc:
         for problem in exc.problems:
             click.echo(str(problem), err=True)

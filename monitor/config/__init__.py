@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -159,9 +160,14 @@ def load_templates_of(path: Path, settings: Settings) -> Templates:
     return load_templates(folder if folder.is_absolute() else path.parent / folder)
 
 
-def load_config(path: Path) -> Config:
-    """Settings, rules and templates together; problems in all of them are reported at once."""
+def load_config(path: Path, *, on_settings: Callable[[Settings], None] | None = None) -> Config:
+    """Settings, rules and templates together; problems in all of them are reported at once.
+
+    ``on_settings`` is called with valid settings before the rules and templates are read.
+    """
     settings = load_settings(path)
+    if on_settings is not None:
+        on_settings(settings)
     problems: list[Problem] = []
     try:
         rules = load_rules(resolve_rules_dir(path, settings), set(settings.channels))
