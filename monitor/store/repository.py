@@ -17,8 +17,9 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import Connection, Engine, RowMapping, func, select, update
+from sqlalchemy import Connection, Engine, RowMapping, Update, func, select, update
 from sqlalchemy.exc import SQLAlchemyError
+from sqlalchemy.sql.elements import ClauseElement
 
 from monitor.errors import StoreError
 from monitor.model import Item, KeyedItem, Outgoing
@@ -137,18 +138,28 @@ class Store(SourceHealthRecords, ItemHistory, DeliveryRecords, SilenceRecords):
             found = conn.execute(select(schema.sources).order_by(schema.sources.c.name)).all()
         return [_source_state(r._mapping) for r in found]
 
-    def _update_source(self, action: str, name: str, values: Mapping[str, Any]) -> None:
-        s = schema.sources
-        changed = update(s).where(s.c.name == name).values(values)
+    def _update_source(
+        self, action: str, name: str, values: Mapping[str, Any], *, items_added: int = 0
+    ) -> None:
+        changed: Update = schema.source_update(tuple(values), counts_items=bool(items_added))
+        params = {schema.value_param(column): value for column, value in values.items()}
+        params.update({schema.SOURCE_NAME: name, schema.ITEMS_ADDED: items_added})
+        if any(isinstance(value, ClauseElement) for value in values.values()):
+            # values computed in SQL (a failure count going up) belong in the statement itself
+            s = schema.sources
+            changed = update(s).where(s.c.name == name).values(values)
+            if items_added:
+                changed = changed.values(items_seen=s.c.items_seen + items_added)
+            params = {}
         with self._transaction(action, write=True) as conn:
             # the row exists on every poll but a source's first: one statement, mostly
-            if conn.execute(changed).rowcount == 0:
+            if conn.execute(changed, params).rowcount == 0:
                 conn.execute(
-                    schema.insert_or_ignore(conn.dialect.name, s).values(
+                    schema.insert_or_ignore(conn.dialect.name, schema.sources).values(
                         name=name, consecutive_failures=0, fetched_once=False, items_seen=0
                     )
                 )
-                conn.execute(changed)
+                conn.execute(changed, params)
 
     def record_fetch_success(
         self,
@@ -172,9 +183,8 @@ class Store(SourceHealthRecords, ItemHistory, DeliveryRecords, SilenceRecords):
             "last_modified": last_modified,
             "consecutive_failures": 0,
             "fetched_once": True,
-            "items_seen": schema.sources.c.items_seen + items_seen,
         }
-        self._update_source("recording a fetch", name, values)
+        self._update_source("recording a fetch", name, values, items_added=items_seen)
 
     def record_not_modified(
         self,
@@ -221,11 +231,11 @@ class Store(SourceHealthRecords, ItemHistory, DeliveryRecords, SilenceRecords):
 
     @staticmethod
     def _existing_keys(conn: Connection, keys: Sequence[str]) -> set[str]:
-        k = schema.item_keys.c.key
         unique = list(dict.fromkeys(keys))
         found: set[str] = set()
         for start in range(0, len(unique), KEY_CHUNK):
-            found.update(conn.scalars(select(k).where(k.in_(unique[start : start + KEY_CHUNK]))))
+            chunk = unique[start : start + KEY_CHUNK]
+            found.update(conn.scalars(schema.STORED_KEYS, {schema.KEYS: chunk}))
         return found
 
     def filter_new(self, batch: Sequence[KeyedItem]) -> list[KeyedItem]:
@@ -295,9 +305,7 @@ class Store(SourceHealthRecords, ItemHistory, DeliveryRecords, SilenceRecords):
         # compiled once, where .values([...]) of many rows is compiled anew on every call (eight
         # times slower).
         inserted = conn.execute(
-            schema.insert_or_ignore(dialect, schema.items).returning(
-                schema.items.c.id, schema.items.c.key
-            ),
+            schema.returning_insert(dialect, "items", ("id", "key")),
             [rows.item_row(entry, source, now) for entry, _ in entries],
         ).all()
         ids = {key: item_id for item_id, key in inserted}
@@ -310,8 +318,7 @@ class Store(SourceHealthRecords, ItemHistory, DeliveryRecords, SilenceRecords):
         if not wanted:
             return ids
         got = conn.execute(
-            schema.insert_or_ignore(dialect, schema.item_keys).returning(schema.item_keys.c.key),
-            wanted,
+            schema.returning_insert(dialect, "item_keys", ("key",)), wanted
         ).scalars()
         stored_keys = set(got)
         for entry, keys in entries:

@@ -30,7 +30,9 @@ class SourceHealthRecords:
     ) -> AbstractContextManager[Connection]:
         raise NotImplementedError
 
-    def _update_source(self, action: str, name: str, values: Mapping[str, Any]) -> None:
+    def _update_source(
+        self, action: str, name: str, values: Mapping[str, Any], *, items_added: int = 0
+    ) -> None:
         raise NotImplementedError
 
     def record_health_alert(self, name: str, *, problem: str | None, at: datetime) -> None:
