@@ -16,7 +16,7 @@ import time
 import urllib.request
 import zlib
 from collections.abc import Sequence
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from urllib.parse import urljoin, urlsplit
 
@@ -176,7 +176,8 @@ class Fetcher:
         session = self._client()
         for _ in range(MAX_REDIRECTS + 1):
             target, hop_headers, server_name = current, headers, None
-            if origin(current) != trusted:
+            here = origin(current)
+            if here != trusted:
                 address = await check_destination(
                     source, current, allow_private=self.allow_private, resolver=self._resolver
                 )
@@ -184,7 +185,7 @@ class Fetcher:
                 hop_headers = {**headers, "Host": host}
                 # TLS still checks the certificate against the name, not the address.
                 server_name = urlsplit(current).hostname
-            async with self._hosts.slot(origin(current)):
+            async with self._hosts.slot(here):
                 started = time.perf_counter()
                 response = await session.get(
                     target,
@@ -198,8 +199,9 @@ class Fetcher:
                     if response.status in REDIRECTS and location:
                         current = urljoin(current, location)
                         continue
-                    result = await self._read(source, response, current)
-                    return replace(result, seconds=on_wire + time.perf_counter() - started)
+                    return await self._read(
+                        source, response, current, started=started, earlier=on_wire
+                    )
                 finally:
                     on_wire += time.perf_counter() - started
                     response.release()
@@ -218,7 +220,16 @@ class Fetcher:
             return None
         return proxy
 
-    async def _read(self, source: str, response: aiohttp.ClientResponse, url: str) -> FetchResult:
+    async def _read(
+        self,
+        source: str,
+        response: aiohttp.ClientResponse,
+        url: str,
+        *,
+        started: float,
+        earlier: float,
+    ) -> FetchResult:
+        """The answer to a request sent at ``started``, after ``earlier`` seconds of redirects."""
         if response.status >= 400:
             raise FetchError(
                 source,
@@ -242,7 +253,11 @@ class Fetcher:
                 source, FetchErrorKind.PARSE, f"cannot decode body: {_describe(exc)}"
             ) from exc
         return FetchResult(
-            url=url, status=response.status, body=body.value(), headers=_headers(response)
+            url=url,
+            status=response.status,
+            body=body.value(),
+            headers=_headers(response),
+            seconds=earlier + time.perf_counter() - started,
         )
 
 

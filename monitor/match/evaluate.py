@@ -35,7 +35,7 @@ class PreparedItem:
     def __init__(self, item: Item) -> None:
         self.item = item
         self.folded = {name: fold(item.field_text(name)) for name in TEXT_FIELDS}
-        self.spans: dict[tuple[object, str], tuple[tuple[int, int], ...]] = {}
+        self.spans: dict[tuple[str, int, str], tuple[tuple[int, int], ...]] = {}
         self._offsets: dict[str, list[int]] = {}
         self._words: dict[str, list[int]] = {}
         self._sentences: dict[str, list[int]] = {}
@@ -46,12 +46,15 @@ class PreparedItem:
         return "\n".join(self.folded.values())
 
     def find(self, term: Term, field: str) -> tuple[tuple[int, int], ...]:
-        cache_key = (term.pattern, field)
+        pattern = term.pattern
+        # the pattern's text, not the pattern: a str keeps its hash, a pattern object would
+        # compute one on every lookup
+        cache_key = (pattern.source, pattern.flags, field)
         found = self.spans.get(cache_key)
         if found is None:
             text = self.folded[field]
             spans = []
-            for hit in term.pattern.finditer(text):
+            for hit in pattern.finditer(text):
                 spans.append(hit.span())
                 if len(spans) == MAX_HITS_PER_FIELD:
                     break
