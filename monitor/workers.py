@@ -19,6 +19,7 @@ import time
 from collections.abc import Callable, Mapping, Sequence
 from concurrent.futures import ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
+from multiprocessing.util import Finalize
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -64,6 +65,8 @@ def _read_new(name: str, body: bytes, url: str, headers: dict[str, str], match: 
     if _worker_store is None:
         location, base_dir = _worker_store_at
         _worker_store = Store.open(location, base_dir=base_dir)
+        # closed as the worker exits, so a PostgreSQL server sees the connection end cleanly
+        Finalize(_worker_store, _worker_store.close, exitpriority=0)
     new = _worker_store.filter_new(entries)
     return FeedRead(
         items=len(parsed.items),
