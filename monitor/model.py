@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import pickle
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
@@ -185,3 +186,40 @@ class Digest:
 
     def to_json(self) -> str:
         return json.dumps(self.as_dict(), ensure_ascii=False, sort_keys=True)
+
+
+#: new items, each with the alerts it causes
+Planned = list[tuple["KeyedItem", list["Outgoing"]]]
+
+
+@dataclass(frozen=True)
+class PackedItems:
+    """New items pickled once, in the process that read them, for the store.
+
+    The monitor only passes them on: unpickling every item to pickle it again for the store
+    process cost it more than its HTTP. The few items that cause alerts also travel as objects,
+    so that they can be held back first, and ``positions`` says where they go in the batch.
+    """
+
+    data: bytes
+    count: int
+    positions: tuple[int, ...]
+
+    @classmethod
+    def pack(cls, planned: Planned) -> tuple[PackedItems, Planned]:
+        """``planned`` as the packed items and the items with alerts."""
+        alerting = [(at, pair) for at, pair in enumerate(planned) if pair[1]]
+        data = pickle.dumps([entry for entry, _ in planned], pickle.HIGHEST_PROTOCOL)
+        packed = cls(data, len(planned), tuple(at for at, _ in alerting))
+        return packed, [pair for _, pair in alerting]
+
+    def unpack(self, alerting: Planned) -> Planned:
+        """Every item in its place, those in ``alerting`` with their (held-back) alerts."""
+        if len(alerting) != len(self.positions):
+            raise ValueError("the alerting items do not match the packed positions")
+        # pickled by the monitor's own worker process, as every task and result of the pool is
+        entries = pickle.loads(self.data)  # noqa: S301
+        planned: Planned = [(entry, []) for entry in entries]
+        for at, pair in zip(self.positions, alerting, strict=True):
+            planned[at] = pair
+        return planned

@@ -23,8 +23,8 @@ from monitor.fetch.client import FetchResult
 from monitor.fulltext import FullText
 from monitor.holdback import HoldState, forget, hold_back, load_hold_state
 from monitor.match import Rule
-from monitor.model import KeyedItem
-from monitor.planning import FeedRead, Planned, plan_alerts
+from monitor.model import KeyedItem, Planned
+from monitor.planning import FeedRead, plan_alerts
 from monitor.schedule import after_failure, after_success, cache_hint, is_due
 from monitor.sources.normalize import keyed
 from monitor.sources.read import accept_header, read_source, source_url
@@ -212,7 +212,9 @@ async def _fetch_and_parse(
         repeat = bool(rt.settings.defaults.repeat_interval)
         planned, told = hold_back(hold, planned, rt.clock(), repeat=repeat)
     try:
-        committed = await rt.stored(rt.store.commit_items, source.name, planned, at=rt.clock())
+        committed = await rt.stored(
+            rt.store.commit_items, source.name, planned, at=rt.clock(), packed=read.packed
+        )
     except Exception:
         if told and rt.hold_state is not None:
             forget(rt.hold_state, told)
@@ -229,7 +231,7 @@ async def _fetch_and_parse(
         fetch_ms=round(result.seconds * 1000),
         parse_ms=round(read.parse_seconds * 1000),
     )
-    return _Pass(read, len(read.planned), committed.alerts_enqueued, fetch_seconds=result.seconds)
+    return _Pass(read, read.new_items, committed.alerts_enqueued, fetch_seconds=result.seconds)
 
 
 #: a warning that persists (a feed malformed on every poll) is logged again after this long

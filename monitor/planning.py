@@ -9,9 +9,7 @@ from datetime import timedelta
 from monitor.config.schema import ChannelBase
 from monitor.match import Rule, RuleSet
 from monitor.match.prefilter import rule_set_for
-from monitor.model import Alert, KeyedItem, Outgoing
-
-Planned = list[tuple[KeyedItem, list[Outgoing]]]
+from monitor.model import Alert, KeyedItem, Outgoing, PackedItems, Planned
 
 
 def plan_alerts(
@@ -41,13 +39,22 @@ def plan_alerts(
 
 @dataclass(frozen=True, kw_only=True)
 class FeedRead:
-    """A source's body read for a pass: its new items only, each with its planned alerts."""
+    """A source's body read for a pass: its new items only, each with its planned alerts.
+
+    With ``packed``, ``planned`` holds only the items that cause alerts; the rest are in
+    ``packed``, for the store.
+    """
 
     #: items the body held, new or not
     items: int
     planned: Planned
+    packed: PackedItems | None = None
     warning: str | None = None
     #: how long the publisher says the feed stays fresh (RSS <ttl>)
     ttl: timedelta | None = None
     #: the body becoming items
     parse_seconds: float = 0.0
+
+    @property
+    def new_items(self) -> int:
+        return self.packed.count if self.packed is not None else len(self.planned)

@@ -28,8 +28,8 @@ from monitor.config.schema import ChannelBase
 from monitor.errors import FetchError, FetchErrorKind
 from monitor.match import Rule, RuleSet
 from monitor.match.prefilter import rule_set_for
-from monitor.model import KeyedItem
-from monitor.planning import FeedRead, Planned, plan_alerts
+from monitor.model import KeyedItem, PackedItems, Planned
+from monitor.planning import FeedRead, plan_alerts
 from monitor.sources.feed import parse_feed
 from monitor.sources.normalize import keyed
 from monitor.sources.text import ParsedFeed
@@ -68,9 +68,13 @@ def _read_new(name: str, body: bytes, url: str, headers: dict[str, str], match: 
         # closed as the worker exits, so a PostgreSQL server sees the connection end cleanly
         Finalize(_worker_store, _worker_store.close, exitpriority=0)
     new = _worker_store.filter_new(entries)
+    packed, alerting = PackedItems.pack(
+        _plan(new) if match and new else [(entry, []) for entry in new]
+    )
     return FeedRead(
         items=len(parsed.items),
-        planned=_plan(new) if match and new else [(entry, []) for entry in new],
+        planned=alerting,
+        packed=packed,
         warning=parsed.warning,
         ttl=parsed.ttl,
         parse_seconds=parse_seconds,

@@ -22,7 +22,7 @@ from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.sql.elements import ClauseElement
 
 from monitor.errors import StoreError
-from monitor.model import Item, KeyedItem, Outgoing
+from monitor.model import Item, KeyedItem, Outgoing, PackedItems
 from monitor.store import engine as engines
 from monitor.store import rows, schema
 from monitor.store.deliveries import DeliveryRecords
@@ -255,12 +255,17 @@ class Store(SourceHealthRecords, ItemHistory, DeliveryRecords, SilenceRecords):
         batch: Sequence[tuple[KeyedItem, Sequence[Outgoing]]],
         *,
         at: datetime,
+        packed: PackedItems | None = None,
     ) -> CommitResult:
         """Items, their keys, alerts and deliveries in one transaction: all of it, or none.
+
+        With ``packed``, ``batch`` is only the items with alerts, and ``packed`` all of them.
 
         An item any of whose keys another writer stored since ``filter_new`` is skipped, with
         its alerts.
         """
+        if packed is not None:
+            batch = packed.unpack([(entry, list(outgoing)) for entry, outgoing in batch])
         now = rows.utc(at)
         items_added = alerts_enqueued = 0
         with self._transaction("storing items and alerts", write=True) as conn:

@@ -173,8 +173,16 @@ def test_a_worker_read_returns_only_what_the_store_has_not_seen(tmp_path: Path) 
         pool.close()
         store.close()
     assert matched.items == baseline.items == len(entries)
+    # only items with alerts come back unpacked; every new item is in the packed batch
     assert [(e.key, [o.alert.rule for o in outs]) for e, outs in matched.planned] == [
         (story.key, ["foreign-tech-china-closure"])
     ]
-    assert [(e.key, outs) for e, outs in baseline.planned] == [(story.key, [])]
+    assert matched.new_items == baseline.new_items == 1
+    assert matched.packed is not None
+    assert baseline.packed is not None
+    assert [(e.key, len(outs)) for e, outs in matched.packed.unpack(matched.planned)] == [
+        (story.key, 1)
+    ]
+    assert baseline.planned == []
+    assert [(e.key, outs) for e, outs in baseline.packed.unpack([])] == [(story.key, [])]
     assert pool.reads_store
