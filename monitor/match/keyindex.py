@@ -16,10 +16,6 @@ from monitor.match.text import is_cjk
 MIN_KEYED_CHILDREN = 8
 
 
-def _word_char(char: str) -> bool:
-    return char.isalnum() or char == "_"
-
-
 class KeyScanner:
     """Which values' keys a text holds as words: one Aho-Corasick pass, then word boundaries.
 
@@ -39,7 +35,9 @@ class KeyScanner:
             (starting if prefix else whole).extend(values)
         self._automaton = ahocorasick.Automaton()
         for literal, (whole, starting) in by_literal.items():
-            self._automaton.add_word(literal, (literal, tuple(whole), tuple(starting)))
+            # a CJK end needs no boundary; known here once rather than for every hit
+            value = (len(literal), tuple(whole), tuple(starting))
+            self._automaton.add_word(literal, (*value, is_cjk(literal[0]), is_cjk(literal[-1])))
         self._empty = not by_literal
         if by_literal:
             self._automaton.make_automaton()
@@ -49,13 +47,19 @@ class KeyScanner:
         if self._empty:
             return chosen
         last = len(text) - 1
-        for end, (literal, whole, starting) in self._automaton.iter(text):
-            start = end - len(literal) + 1
-            if start and not is_cjk(literal[0]) and _word_char(text[start - 1]):
-                continue
-            chosen.update(starting)
-            if whole and (end == last or is_cjk(literal[-1]) or not _word_char(text[end + 1])):
-                chosen.update(whole)
+        # the boundary tests are written out: this loop runs for every key in every item
+        for end, (length, whole, starting, free_start, free_end) in self._automaton.iter(text):
+            start = end - length + 1
+            if start and not free_start:
+                before = text[start - 1]
+                if before.isalnum() or before == "_":
+                    continue
+            if starting:
+                chosen.update(starting)
+            if whole:
+                after = text[end + 1] if end < last else " "
+                if free_end or not (after.isalnum() or after == "_"):
+                    chosen.update(whole)
         return chosen
 
 
