@@ -35,7 +35,8 @@ _TRACKING_PARAMS = {
     "amp",
     "outputtype",
 }
-_SPACE = re.compile(r"\s+")
+_SLASHES = re.compile(r"/+")
+_AMP_PATH = re.compile(r"^/amp(?=/)|/amp/?$|\.amp(?:\.html?)?$")
 _CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
 #: a title shorter than this (in words) is too generic to identify a story on its own
 MIN_TITLE_WORDS = 4
@@ -43,7 +44,10 @@ MIN_TITLE_WORDS = 4
 
 def clean_text(text: str, limit: int) -> str:
     """One line of plain text: NULs and control characters dropped, white space folded, cut."""
-    text = _SPACE.sub(" ", _CONTROL.sub("", text)).strip()
+    if _CONTROL.search(text):
+        text = _CONTROL.sub("", text)
+    # str.split() splits on exactly the characters \s matches, at a fraction of the cost
+    text = " ".join(text.split())
     return text if len(text) <= limit else text[: limit - 1].rstrip() + "…"
 
 
@@ -60,8 +64,8 @@ def canonical_url(url: str) -> str:
         for k, v in parse_qsl(parts.query, keep_blank_values=True)
         if not k.lower().startswith("utm_") and k.lower() not in _TRACKING_PARAMS
     )
-    path = re.sub(r"/+", "/", parts.path or "/")
-    path = re.sub(r"^/amp(?=/)|/amp/?$|\.amp(?:\.html?)?$", "", path).rstrip("/") or "/"
+    path = _SLASHES.sub("/", parts.path or "/")
+    path = _AMP_PATH.sub("", path).rstrip("/") or "/"
     return f"{host}{path}" + (f"?{urlencode(query)}" if query else "")
 
 
