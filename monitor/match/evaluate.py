@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 from bisect import bisect_right
+from collections.abc import Sequence
 from dataclasses import dataclass
 from functools import cached_property
 
 from monitor.match.expressions import AllOf, AnyOf, AtLeast, Expr, Near, NoneOf, Scored, Term
+from monitor.match.keyindex import ChildIndex
 from monitor.match.syntax import Rule
 from monitor.match.text import fold, fold_with_offsets, sentence_starts, word_starts
 from monitor.model import TEXT_FIELDS, Evidence, Item, Match
@@ -39,11 +41,20 @@ class PreparedItem:
         self._offsets: dict[str, list[int]] = {}
         self._words: dict[str, list[int]] = {}
         self._sentences: dict[str, list[int]] = {}
+        self._tried: dict[int, Sequence[int]] = {}
 
     @cached_property
     def text(self) -> str:
         """Every field at once, for the prefilters."""
         return "\n".join(self.folded.values())
+
+    def to_try(self, index: ChildIndex) -> Sequence[int]:
+        """``index.to_try`` for this item, once per index: a list used in several places of
+        a rule shares one index (see expressions._child_index)."""
+        found = self._tried.get(id(index))
+        if found is None:
+            found = self._tried[id(index)] = index.to_try(self.text)
+        return found
 
     def find(self, term: Term, field: str) -> tuple[tuple[int, int], ...]:
         pattern = term.pattern
@@ -164,7 +175,7 @@ class _Evaluation:
             needed = expr.count if isinstance(expr, AtLeast) else 1
             evidence, held = [], 0
             children = expr.children
-            for index in expr.child_index.to_try(self.prepared.text):
+            for index in self.prepared.to_try(expr.child_index):
                 found = self.holds(children[index])
                 if found is not None:
                     held += 1

@@ -102,8 +102,45 @@ class Scored:
 Expr = Term | AllOf | AnyOf | NoneOf | AtLeast | Near | Scored
 
 
+#: the index of a children tuple that several expressions share (a list used in many places),
+#: built once: id -> (the tuple, kept alive so that its id is not reused, its index)
+_SHARED_INDEXES: dict[int, tuple[tuple[Expr, ...], ChildIndex]] = {}
+#: the terms of a list for some fields, shared by every use of the list in a load
+_LIST_TERMS: dict[
+    tuple[int, tuple[str, ...]], tuple[TermList, tuple[Term, ...], list[Problem]]
+] = {}
+_SHARED_MAX = 4096
+
+
 def _child_index(children: tuple[Expr, ...]) -> ChildIndex:
-    return ChildIndex([c.keys if isinstance(c, Term) else None for c in children])
+    shared = _SHARED_INDEXES.get(id(children))
+    if shared is not None and shared[0] is children:
+        return shared[1]
+    index = ChildIndex([c.keys if isinstance(c, Term) else None for c in children])
+    if len(_SHARED_INDEXES) >= _SHARED_MAX:
+        _SHARED_INDEXES.clear()  # rules reloaded many times: start over
+    _SHARED_INDEXES[id(children)] = (children, index)
+    return index
+
+
+def _list_terms(found: TermList, fields: tuple[str, ...]) -> tuple[tuple[Term, ...], list[Problem]]:
+    """The terms of ``found`` for ``fields``, compiled once for every use of the list."""
+    cached = _LIST_TERMS.get((id(found), fields))
+    if cached is not None and cached[0] is found:
+        return cached[1], cached[2]
+    terms = []
+    problems = []
+    for entry in found.entries:
+        try:
+            compiled = compile_term(entry.term)
+        except TermError as exc:
+            problems.append(Problem(found.path, entry.line, entry.col, str(exc)))
+            continue
+        terms.append(Term(entry.label, fields, compiled.pattern, compiled.keys))
+    if len(_LIST_TERMS) >= _SHARED_MAX:
+        _LIST_TERMS.clear()
+    _LIST_TERMS[(id(found), fields)] = (found, tuple(terms), problems)
+    return tuple(terms), problems
 
 
 class ExprParser:
@@ -149,15 +186,9 @@ class ExprParser:
             known = ", ".join(sorted(self.lists)) or "none in rules/lists/"
             self.fail(path, f"unknown list {name!r} (lists: {known})")
             return None
-        terms = []
-        for entry in found.entries:
-            try:
-                compiled = compile_term(entry.term)
-            except TermError as exc:
-                self.problems.append(Problem(found.path, entry.line, entry.col, str(exc)))
-                continue
-            terms.append(Term(entry.label, fields, compiled.pattern, compiled.keys))
-        return AnyOf(tuple(terms), found.name, self.doc.mark(path)[0]) if terms else None
+        terms, problems = _list_terms(found, fields)
+        self.problems.extend(problems)
+        return AnyOf(terms, found.name, self.doc.mark(path)[0]) if terms else None
 
     def _children(self, node: Any, path: Path_, fields: tuple[str, ...]) -> tuple[Expr, ...]:
         if isinstance(node, str | dict):
