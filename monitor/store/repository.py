@@ -23,8 +23,8 @@ from sqlalchemy.sql.elements import ClauseElement
 
 from monitor.errors import StoreError
 from monitor.model import Item, KeyedItem, Outgoing, PackedItems
+from monitor.store import bulk, rows, schema
 from monitor.store import engine as engines
-from monitor.store import rows, schema
 from monitor.store.deliveries import DeliveryRecords
 from monitor.store.history import ItemHistory
 from monitor.store.silences import SilenceRecords
@@ -32,9 +32,7 @@ from monitor.store.source_health import SourceHealthRecords
 
 logger = logging.getLogger(__name__)
 
-#: Keys per IN (...) query: well under SQLite's limit on bound parameters.
-KEY_CHUNK = 500
-#: Items per INSERT call; SQLAlchemy splits each into multi-row statements under that limit.
+#: items per call of _insert_items (bulk.py splits them further into statements)
 INSERT_CHUNK = 500
 #: PostgreSQL advisory lock that serialises commit_items across processes (see there).
 COMMIT_LOCK = 0x6D6F6E69746F72  # "monitor"
@@ -231,12 +229,7 @@ class Store(SourceHealthRecords, ItemHistory, DeliveryRecords, SilenceRecords):
 
     @staticmethod
     def _existing_keys(conn: Connection, keys: Sequence[str]) -> set[str]:
-        unique = list(dict.fromkeys(keys))
-        found: set[str] = set()
-        for start in range(0, len(unique), KEY_CHUNK):
-            chunk = unique[start : start + KEY_CHUNK]
-            found.update(conn.scalars(schema.STORED_KEYS, {schema.KEYS: chunk}))
-        return found
+        return bulk.stored_values(conn, schema.item_keys, "key", list(dict.fromkeys(keys)))
 
     def filter_new(self, batch: Sequence[KeyedItem]) -> list[KeyedItem]:
         """The entries none of whose keys are stored, and that share no key with an earlier one."""
@@ -305,14 +298,12 @@ class Store(SourceHealthRecords, ItemHistory, DeliveryRecords, SilenceRecords):
         """
         if not entries:
             return {}
-        dialect = conn.dialect.name
-        # executemany with RETURNING: SQLAlchemy sends multi-row VALUES itself, from a statement
-        # compiled once, where .values([...]) of many rows is compiled anew on every call (eight
-        # times slower).
-        inserted = conn.execute(
-            schema.returning_insert(dialect, "items", ("id", "key")),
+        inserted = bulk.insert_returning(
+            conn,
+            schema.items,
             [rows.item_row(entry, source, now) for entry, _ in entries],
-        ).all()
+            ("id", "key"),
+        )
         ids = {key: item_id for item_id, key in inserted}
         wanted = [
             {"key": key, "item_id": ids[entry.key]}
@@ -322,10 +313,9 @@ class Store(SourceHealthRecords, ItemHistory, DeliveryRecords, SilenceRecords):
         ]
         if not wanted:
             return ids
-        got = conn.execute(
-            schema.returning_insert(dialect, "item_keys", ("key",)), wanted
-        ).scalars()
-        stored_keys = set(got)
+        stored_keys = {
+            key for (key,) in bulk.insert_returning(conn, schema.item_keys, wanted, ("key",))
+        }
         for entry, keys in entries:
             item_id = ids.get(entry.key)
             if item_id is None or stored_keys.issuperset(keys):

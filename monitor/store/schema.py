@@ -20,10 +20,8 @@ from sqlalchemy import (
     UniqueConstraint,
     Update,
     bindparam,
-    select,
     update,
 )
-from sqlalchemy.sql.dml import ReturningInsert
 
 metadata = MetaData()
 
@@ -147,18 +145,7 @@ def insert_or_ignore(dialect_name: str, table: Table) -> Insert:
 # out the cache key of a new statement object on every call, a third of a write's cost.
 
 #: parameter names of the prepared statements below
-SOURCE_NAME, ITEMS_ADDED, KEYS = "source_name_", "items_added_", "keys_"
-
-STORED_KEYS = select(item_keys.c.key).where(item_keys.c.key.in_(bindparam(KEYS, expanding=True)))
-
-
-@lru_cache(maxsize=16)
-def returning_insert(
-    dialect_name: str, table: str, returned: tuple[str, ...]
-) -> ReturningInsert[Any]:
-    """``insert_or_ignore`` of ``table`` returning the ``returned`` columns of new rows."""
-    chosen = metadata.tables[table]
-    return insert_or_ignore(dialect_name, chosen).returning(*(chosen.c[c] for c in returned))
+SOURCE_NAME, ITEMS_ADDED = "source_name_", "items_added_"
 
 
 def value_param(column: str) -> str:

@@ -21,7 +21,7 @@ from monitor.errors import StoreError
 from monitor.model import Alert, Item, KeyedItem, Match, Outgoing
 from monitor.sources.normalize import identity_keys
 from monitor.store import CommitResult, SourceState, Store, migrations, schema
-from monitor.store.rows import item_row
+from monitor.store.rows import item_row, utc
 from tests.conftest import postgres_url
 
 T0 = datetime(2024, 9, 3, 8, 0, tzinfo=UTC)
@@ -720,3 +720,36 @@ def test_source_activity_counts_recent_items_and_keeps_the_newest_ever(store: St
     assert activity["wire"].last_at == T0 + timedelta(days=2)
     assert activity["quiet"].count == 0
     assert activity["quiet"].last_at == T0
+
+
+def test_bulk_insert_skips_conflicts_returns_what_it_stored_and_reads_back_alike(
+    database: str, store: Store
+) -> None:
+    # the store made the schema; the statements run beside it
+    from monitor.store import bulk
+
+    published = datetime(2024, 9, 3, 8, 0, 1, 250_000, tzinfo=UTC)
+    entries = [
+        KeyedItem(
+            item=Item(
+                source="wire", title=f"t{n}", url=f"https://x.example/{n}", published=published
+            ),
+            keys=(f"k{n}",),
+        )
+        for n in range(7)
+    ]
+    with raw_engine(database) as engine, engine.begin() as conn:
+        first = bulk.insert_returning(
+            conn, schema.items, [item_row(e, "wire", T0) for e in entries[:4]], ("id", "key")
+        )
+        # more rows than one statement takes: the insert is split, and k0..k3 are skipped
+        many = [item_row(e, "wire", T0) for e in entries] * (bulk.MAX_PARAMETERS // 11 // 7 + 1)
+        second = bulk.insert_returning(conn, schema.items, many, ("key",))
+        assert bulk.stored_values(conn, schema.items, "key", ["k0", "k6", "nope"]) == {"k0", "k6"}
+    assert sorted(key for _, key in first) == ["k0", "k1", "k2", "k3"]
+    assert sorted(key for (key,) in second) == ["k4", "k5", "k6"]
+    with raw_engine(database) as engine, engine.connect() as conn:
+        row = conn.execute(select(schema.items).where(schema.items.c.key == "k5")).one()
+    # what SQLAlchemy reads back is what its own inserts would have stored
+    assert utc(row.published_at) == published
+    assert utc(row.first_seen_at) == T0
