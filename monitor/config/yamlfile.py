@@ -83,6 +83,7 @@ class Document:
         return Problem(self.path, line, col, message)
 
 
+_STR_TAG = "tag:yaml.org,2002:str"
 #: libyaml's loader where PyYAML was built with it (ten times faster on a thousand rule files)
 _Loader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 
@@ -117,7 +118,12 @@ class _Builder:
         if isinstance(node, yaml.SequenceNode):
             return [self.build(child, (*path, i)) for i, child in enumerate(node.value)]
         try:
-            value = self.loader.construct_object(node, deep=True)
+            # a string is its node's text (what PyYAML's constructor returns for it, by a much
+            # longer way); most values of a config with thousands of sources are strings
+            if node.tag == _STR_TAG and isinstance(node, yaml.ScalarNode):
+                value = node.value
+            else:
+                value = self.loader.construct_object(node, deep=True)
         except ValueError as exc:
             # PyYAML builds dates and ints itself: "2024-13-01" or a 5,000-digit number fail here.
             self._fail(node, f"invalid value {str(node.value)[:40]!r}: {str(exc)[:100]}")
@@ -137,7 +143,11 @@ class _Builder:
                 self._fail(key_node, "a mapping key must be a plain value")
                 continue
             try:
-                key = self.loader.construct_object(key_node)
+                key = (
+                    key_node.value
+                    if key_node.tag == _STR_TAG
+                    else self.loader.construct_object(key_node)
+                )
             except ValueError:
                 self._fail(key_node, "invalid mapping key")
                 continue
