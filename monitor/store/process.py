@@ -37,18 +37,18 @@ def _serve(location: str, base_dir: Path | None, connection: Connection) -> None
     try:
         while True:
             try:
-                first: Request | None = connection.recv()
+                first: list[Request] | None = connection.recv()
             except EOFError:  # the monitor is gone
                 return
             if first is None:
                 return
-            batch, stop = [first], False
+            batch, stop = list(first), False
             while len(batch) < MAX_BATCH and connection.poll(0):
-                more: Request | None = connection.recv()
+                more: list[Request] | None = connection.recv()
                 if more is None:
                     stop = True
                     break
-                batch.append(more)
+                batch.extend(more)
             outcomes, _ = run_batch(
                 store, [(getattr(store, name), args, kwargs) for _, name, args, kwargs in batch]
             )
@@ -111,10 +111,23 @@ class StoreProcess:
         finally:
             child.close()
         while (request := self._outbox.get()) is not None:
+            # what queued up meanwhile goes in the same message: one pickle and one write
+            requests, stopping = [request], False
+            while not stopping and len(requests) < MAX_BATCH:
+                try:
+                    more = self._outbox.get_nowait()
+                except queue.Empty:
+                    break
+                if more is None:
+                    stopping = True
+                else:
+                    requests.append(more)
             try:
-                self._connection.send(request)
+                self._connection.send(requests)
             except (OSError, ValueError):
                 return  # the child is gone; _receive fails what is pending
+            if stopping:
+                return
 
     def _receive(self) -> None:
         try:
