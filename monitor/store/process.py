@@ -33,7 +33,13 @@ Request = tuple[int, str, tuple[Any, ...], dict[str, Any]]
 
 
 def _serve(location: str, base_dir: Path | None, connection: Connection) -> None:
-    store = Store.open(location, base_dir=base_dir)
+    try:
+        store = Store.open(location, base_dir=base_dir)
+    except Exception as exc:
+        # said before going, so that the monitor's error names the cause, not only the exit
+        with contextlib.suppress(OSError, ValueError):
+            connection.send([(None, None, StoreError(f"cannot open the store: {exc}"))])
+        return
     try:
         while True:
             try:
@@ -133,6 +139,9 @@ class StoreProcess:
         try:
             while self._connection.poll(0):
                 for call_id, value, error in self._connection.recv():
+                    if call_id is None:  # the child could not start; it says why
+                        self._fail(f"the store process stopped: {error}")
+                        return
                     answer = self._pending.pop(call_id, None)
                     if answer is None or answer.done():
                         continue

@@ -8,6 +8,7 @@ import os
 import signal
 from collections.abc import Callable
 from datetime import timedelta
+from pathlib import Path
 
 import pytest
 
@@ -153,3 +154,28 @@ def test_a_store_process_that_dies_fails_its_calls_instead_of_hanging(
             await batched.aclose()
 
     asyncio.run(scenario())
+
+
+def test_a_store_process_that_cannot_open_the_store_says_why(tmp_path: Path) -> None:
+    opened = Store.open(str(tmp_path / "monitor.db"))
+    (tmp_path / "a-file").write_text("not a folder")
+    unreachable = str(tmp_path / "a-file" / "monitor.db")
+
+    async def scenario() -> str:
+        batched = StoreProcess(opened, unreachable, None)
+        try:
+            with pytest.raises(StoreError) as first:
+                await asyncio.wait_for(batched.call(opened.source_state, "x"), timeout=30)
+            with pytest.raises(StoreError) as later:
+                await batched.call(opened.source_state, "x")
+            assert str(later.value) == str(first.value)
+            return str(first.value)
+        finally:
+            await batched.aclose()
+
+    try:
+        message = asyncio.run(scenario())
+    finally:
+        opened.close()
+    assert "cannot open the store" in message
+    assert "a-file" in message
