@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import gzip
 import itertools
+import ssl
 import threading
 import time
 import zlib
@@ -12,6 +13,7 @@ from collections.abc import Iterator
 from typing import Any
 
 import pytest
+import trustme
 
 from monitor.errors import FetchError, FetchErrorKind
 from monitor.fetch import Fetcher, FetchResult
@@ -384,3 +386,22 @@ def test_no_proxy_hosts_are_fetched_directly(
     monkeypatch.setenv("NO_PROXY", "127.0.0.1")
     http_server.set("/f", Reply(body=b"<rss/>"))
     assert fetch(f"{http_server.url}/f").body == b"<rss/>"
+
+
+def test_a_certificate_the_system_does_not_trust_is_refused() -> None:
+    ca = trustme.CA()
+    server = LoopbackServer()
+    context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+    ca.issue_cert("127.0.0.1").configure_cert(context)
+    server._httpd.socket = context.wrap_socket(server._httpd.socket, server_side=True)
+    server.set("/f", Reply(body=b"<rss/>"))
+    server.start()
+    try:
+        port = server.url.rsplit(":", 1)[1]
+        error = fetch_error(f"https://127.0.0.1:{port}/f")
+    finally:
+        server.stop()
+    assert error.kind is FetchErrorKind.NETWORK
+    assert "certificate" in str(error).lower()
+    # the TLS handshake failed, so the request never reached the server
+    assert server.requests_to("/f") == []
