@@ -95,6 +95,27 @@ def build_fetcher(settings: Settings) -> Fetcher:
     )
 
 
+class DeliveryHttp:
+    """The HTTP client of the channels that post (Slack, webhooks), made when one is built:
+    making it costs a start 60 ms, and many configs deliver only to the console or by email."""
+
+    def __init__(self) -> None:
+        self._client: httpx.AsyncClient | None = None
+
+    def client(self) -> httpx.AsyncClient:
+        if self._client is None:
+            self._client = httpx.AsyncClient(
+                timeout=httpx.Timeout(15.0),
+                follow_redirects=False,
+                headers={"User-Agent": USER_AGENT},
+            )
+        return self._client
+
+    async def aclose(self) -> None:
+        if self._client is not None:
+            await self._client.aclose()
+
+
 @asynccontextmanager
 async def open_services(
     config: Config, *, stdout: TextIO | None = None, one_pass: bool = False
@@ -104,11 +125,9 @@ async def open_services(
     settings = config.settings
     store = await asyncio.to_thread(Store.open, settings.state, base_dir=config.base_dir)
     fetcher = build_fetcher(settings)
-    delivery_http = httpx.AsyncClient(
-        timeout=httpx.Timeout(15.0), follow_redirects=False, headers={"User-Agent": USER_AGENT}
-    )
+    delivery_http = DeliveryHttp()
     channels = build_channels(
-        settings, http=delivery_http, stdout=stdout, templates=config.templates
+        settings, http=delivery_http.client, stdout=stdout, templates=config.templates
     )
     size = pass_workers(settings)
     workers = None

@@ -53,7 +53,8 @@ class Resources:
     """What a factory may draw on besides its own channel config."""
 
     settings: Settings
-    http: httpx.AsyncClient
+    #: the shared HTTP client of the channels that post, made when the first of them is built
+    http: Callable[[], httpx.AsyncClient]
     #: the console channel's stream; ``None`` means whatever ``sys.stdout`` is at send time
     stdout: TextIO | None = None
     #: the user's message templates; empty means the built-in ones
@@ -91,12 +92,16 @@ def channel_kind(config: BaseModel) -> str:
 def build_channels(
     settings: Settings,
     *,
-    http: httpx.AsyncClient,
+    http: httpx.AsyncClient | Callable[[], httpx.AsyncClient],
     stdout: TextIO | None = None,
     templates: Templates = NO_TEMPLATES,
 ) -> dict[str, Notifier]:
-    """One notifier per ``settings.channels`` entry, under the same name."""
-    resources = Resources(settings=settings, http=http, stdout=stdout, templates=templates)
+    """One notifier per ``settings.channels`` entry, under the same name.
+
+    ``http`` is the client of the channels that post, or what makes it on demand.
+    """
+    client = (lambda: http) if isinstance(http, httpx.AsyncClient) else http
+    resources = Resources(settings=settings, http=client, stdout=stdout, templates=templates)
     notifiers: dict[str, Notifier] = {}
     for name, config in settings.channels.items():
         kind = channel_kind(config)

@@ -84,7 +84,7 @@ def slack_channel(name: str, config: SlackChannel, resources: Resources) -> Slac
     return SlackNotifier(
         name,
         config.slack,
-        http=resources.http,
+        http=resources.http(),
         pacing=resources.slack_pacing,
         templates=resources.templates,
     )

@@ -80,5 +80,5 @@ class WebhookNotifier:
 @register("webhook")
 def webhook_channel(name: str, config: WebhookChannel, resources: Resources) -> WebhookNotifier:
     return WebhookNotifier(
-        name, config.webhook, http=resources.http, secret=config.secret, headers=config.headers
+        name, config.webhook, http=resources.http(), secret=config.secret, headers=config.headers
     )
