@@ -20,8 +20,11 @@ if TYPE_CHECKING:
 def context() -> ForkServerContext:
     forkserver = multiprocessing.get_context("forkserver")
     # takes effect when the forkserver starts, with the first process
-    # bs4 is imported by the parsers only when a feed holds markup: here once for every worker
-    forkserver.set_forkserver_preload(["monitor.workers", "monitor.store.process", "bs4"])
+    # the parsers are imported where used (the monitor's own process may never parse), and bs4
+    # only for a feed that holds markup: here once, for every worker
+    forkserver.set_forkserver_preload(
+        ["monitor.workers", "monitor.sources.feed", "monitor.store.process", "bs4"]
+    )
     return forkserver
 
 

@@ -30,7 +30,6 @@ from monitor.match import Rule, RuleSet
 from monitor.match.prefilter import rule_set_for
 from monitor.model import KeyedItem, PackedItems, Planned
 from monitor.planning import FeedRead, plan_alerts
-from monitor.sources.feed import parse_feed
 from monitor.sources.normalize import keyed
 from monitor.sources.text import ParsedFeed
 from monitor.store import Store
@@ -84,6 +83,8 @@ def _read_new(name: str, body: bytes, url: str, headers: dict[str, str], match: 
 def _parse(
     name: str, body: bytes, url: str, headers: dict[str, str]
 ) -> tuple[ParsedFeed, list[KeyedItem]]:
+    from monitor.sources.feed import parse_feed  # preloaded by the forkserver
+
     parsed = parse_feed(name, body, url=url, headers=headers)
     return parsed, keyed(parsed.items)
 

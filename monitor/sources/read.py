@@ -12,7 +12,6 @@ from monitor.config.schema import FeedSource, PageSource, Selectors
 from monitor.errors import FetchError
 from monitor.fetch import Fetcher, FetchResult
 from monitor.fetch.client import origin
-from monitor.sources.feed import parse_feed
 from monitor.sources.text import ParsedFeed
 
 FEED_ACCEPT = (
@@ -37,6 +36,10 @@ async def read_source(
     fetcher: Fetcher, source: FeedSource | PageSource, result: FetchResult
 ) -> ParsedFeed:
     """The items of ``result``, the answer to fetching ``source``; raises FetchError."""
+    # imported here: feedparser and lxml cost a start 15 ms, and with worker processes the
+    # monitor itself may never parse a feed
+    from monitor.sources.feed import parse_feed
+
     name = source.name
     if isinstance(source, FeedSource):
         if len(result.body) <= INLINE_PARSE_BYTES:
