@@ -128,7 +128,7 @@ class _Builder:
             # PyYAML builds dates and ints itself: "2024-13-01" or a 5,000-digit number fail here.
             self._fail(node, f"invalid value {str(node.value)[:40]!r}: {str(exc)[:100]}")
             return None
-        if isinstance(value, str) and self.interpolate:
+        if isinstance(value, str) and self.interpolate and "${" in value:
             value = self._interpolate(node, value)
         return value
 
