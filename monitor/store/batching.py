@@ -29,6 +29,21 @@ T = TypeVar("T")
 MAX_BATCH = 500
 
 
+def take_batch(pending: queue.SimpleQueue[T | None], first: T) -> tuple[list[T], bool]:
+    """``first`` and what is queued behind it, up to MAX_BATCH; True when the stop mark
+    (None) was among them."""
+    batch = [first]
+    while len(batch) < MAX_BATCH:
+        try:
+            more = pending.get_nowait()
+        except queue.Empty:
+            break
+        if more is None:
+            return batch, True
+        batch.append(more)
+    return batch, False
+
+
 @dataclass
 class _Call:
     action: Callable[..., Any]
@@ -72,17 +87,7 @@ class BatchedStore:
             first = self._queue.get()
             if first is None:
                 return
-            batch = [first]
-            stop = False
-            while len(batch) < MAX_BATCH:
-                try:
-                    more = self._queue.get_nowait()
-                except queue.Empty:
-                    break
-                if more is None:
-                    stop = True
-                    break
-                batch.append(more)
+            batch, stop = take_batch(self._queue, first)
             self._run(batch)
             if stop:
                 return

@@ -23,7 +23,7 @@ from typing import Any, TypeVar
 
 from monitor import forkserver
 from monitor.errors import StoreError
-from monitor.store.batching import MAX_BATCH, run_batch
+from monitor.store.batching import MAX_BATCH, run_batch, take_batch
 from monitor.store.repository import Store
 
 logger = logging.getLogger(__name__)
@@ -118,16 +118,7 @@ class StoreProcess:
             child.close()
         while (request := self._outbox.get()) is not None:
             # what queued up meanwhile goes in the same message: one pickle and one write
-            requests, stopping = [request], False
-            while not stopping and len(requests) < MAX_BATCH:
-                try:
-                    more = self._outbox.get_nowait()
-                except queue.Empty:
-                    break
-                if more is None:
-                    stopping = True
-                else:
-                    requests.append(more)
+            requests, stopping = take_batch(self._outbox, request)
             try:
                 self._connection.send(requests)
             except (OSError, ValueError):
