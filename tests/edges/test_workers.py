@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 import json
 import os
+from collections.abc import Iterator
 from concurrent.futures.process import BrokenProcessPool
 from datetime import UTC, datetime
 from pathlib import Path
@@ -72,9 +73,12 @@ def test_the_pool_runs_for_many_feeds_or_when_configured() -> None:
 
 
 @pytest.fixture
-def pool() -> WorkerPool:
-    rules = load_rules(SHIPPED_RULES, {"all"})
-    return WorkerPool(rules, {}, 1)
+def pool() -> Iterator[WorkerPool]:
+    opened = WorkerPool(load_rules(SHIPPED_RULES, {"all"}), {}, 1)
+    try:
+        yield opened
+    finally:
+        opened.close()
 
 
 def test_a_worker_killed_under_a_feed_costs_only_a_retry_in_a_new_pool(pool: WorkerPool) -> None:
@@ -93,10 +97,7 @@ def test_a_worker_killed_under_a_feed_costs_only_a_retry_in_a_new_pool(pool: Wor
         assert again == expected
         assert [k.keys for k in keys] == [k.keys for k in keyed(expected.items)]
 
-    try:
-        asyncio.run(scenario())
-    finally:
-        pool.close()
+    asyncio.run(scenario())
 
 
 def test_a_task_that_kills_its_worker_every_time_fails_after_one_retry(pool: WorkerPool) -> None:
@@ -107,10 +108,7 @@ def test_a_task_that_kills_its_worker_every_time_fails_after_one_retry(pool: Wor
         parsed, _ = await pool.parse("wire", FEED, url="u", headers={})
         assert len(parsed.items) == len(UNRELATED) + 1
 
-    try:
-        asyncio.run(scenario())
-    finally:
-        pool.close()
+    asyncio.run(scenario())
 
 
 def test_a_parse_error_in_a_worker_reaches_the_caller_whole(pool: WorkerPool) -> None:
@@ -119,10 +117,7 @@ def test_a_parse_error_in_a_worker_reaches_the_caller_whole(pool: WorkerPool) ->
             await pool.parse("wire", b"<html><body>no feed</body></html>", url="u", headers={})
         return caught.value
 
-    try:
-        error = asyncio.run(scenario())
-    finally:
-        pool.close()
+    error = asyncio.run(scenario())
     assert error.source == "wire"
     assert error.kind.value == "not_a_feed"
     assert "HTML page" in str(error)
@@ -144,10 +139,7 @@ def test_new_rules_take_a_new_pool_that_matches_with_them(pool: WorkerPool, tmp_
         names = lambda planned: [o.alert.rule for _, outs in planned for o in outs]  # noqa: E731
         return names(before), names(after)
 
-    try:
-        before, after = asyncio.run(scenario())
-    finally:
-        pool.close()
+    before, after = asyncio.run(scenario())
     assert before == ["foreign-tech-china-closure"]
     assert after == ["weather"]
 
