@@ -22,13 +22,16 @@ MAX_PARAMETERS = 30_000
 LOOKUP_CHUNK = 500
 
 
+def _markers(dialect: str, count: int) -> str:
+    # the drivers' own markers: sqlite3 takes qmark, psycopg positional %s
+    return ", ".join(["?" if dialect == "sqlite" else "%s"] * count)
+
+
 @lru_cache(maxsize=64)
 def _statement(
     dialect: str, table: Table, columns: tuple[str, ...], returned: str, rows: int
 ) -> str:
-    # the drivers' own markers: sqlite3 takes qmark, psycopg positional %s
-    marker = "?" if dialect == "sqlite" else "%s"
-    one = "(" + ", ".join([marker] * len(columns)) + ")"
+    one = f"({_markers(dialect, len(columns))})"
     verb = "INSERT OR IGNORE INTO" if dialect == "sqlite" else "INSERT INTO"
     conflict = "" if dialect == "sqlite" else " ON CONFLICT DO NOTHING"
     return (
@@ -40,8 +43,7 @@ def _statement(
 
 @lru_cache(maxsize=64)
 def _lookup(dialect: str, table: Table, column: str, count: int) -> str:
-    marker = "?" if dialect == "sqlite" else "%s"
-    markers = ", ".join([marker] * count)
+    markers = _markers(dialect, count)
     # names from the schema, never from input; every value is bound
     return f"SELECT {column} FROM {table.name} WHERE {column} IN ({markers})"  # noqa: S608
 
@@ -74,21 +76,20 @@ def insert_returning(
     key; the ``returned`` columns of the rows inserted, in no particular order."""
     if not rows:
         return []
-    dialect = conn.dialect
-    _dialect_name(conn)
+    name = _dialect_name(conn)
     columns = tuple(rows[0])
-    bind: list[Callable[[Any], Any] | None] = _processors(dialect, table, columns)
+    bind: list[Callable[[Any], Any] | None] = _processors(conn.dialect, table, columns)
     per_statement = max(1, MAX_PARAMETERS // len(columns))
     found: list[tuple[Any, ...]] = []
     for start in range(0, len(rows), per_statement):
         chunk = rows[start : start + per_statement]
         values: list[Any] = []
         for row in chunk:
-            for name, process in zip(columns, bind, strict=True):
-                value = row[name]
+            for column, process in zip(columns, bind, strict=True):
+                value = row[column]
                 values.append(
                     process(value) if process is not None and value is not None else value
                 )
-        sql = _statement(dialect.name, table, columns, ", ".join(returned), len(chunk))
+        sql = _statement(name, table, columns, ", ".join(returned), len(chunk))
         found.extend(tuple(r) for r in conn.exec_driver_sql(sql, tuple(values)))
     return found
