@@ -19,9 +19,9 @@ if TYPE_CHECKING:
 
 def context() -> ForkServerContext:
     forkserver = multiprocessing.get_context("forkserver")
-    # takes effect when the forkserver starts, with the first process
-    # the parsers are imported where used (the monitor's own process may never parse), and bs4
-    # only for a feed that holds markup: here once, for every worker
+    # Takes effect when the forkserver starts, with the first process. The parsers are imported
+    # where used (the monitor's own process may never parse), and bs4 only for a feed that holds
+    # markup: here they are imported once, for every worker.
     forkserver.set_forkserver_preload(
         ["monitor.workers", "monitor.sources.feed", "monitor.store.process", "bs4"]
     )

@@ -127,24 +127,23 @@ class WorkerPool:
         self, name: str, body: bytes, *, url: str, headers: dict[str, str]
     ) -> tuple[ParsedFeed, list[KeyedItem]]:
         """The feed's items with their identity keys; raises FetchError like parse_feed."""
-        try:
-            return await self._retrying(_parse, name, body, url, headers)
-        except BrokenProcessPool:
-            # Never in-process: a feed that crashes its parser would take the monitor with it.
-            raise FetchError(
-                name, FetchErrorKind.PARSE, "the parser process died twice reading this feed"
-            ) from None
+        return await self._reading(name, _parse, name, body, url, headers)
 
     async def read_new(
         self, name: str, body: bytes, *, url: str, headers: dict[str, str], match: bool
     ) -> FeedRead:
         """The feed parsed, its items the store has not seen and, with ``match``, the alerts
         each causes; raises FetchError like parse_feed, StoreError like the store."""
+        return await self._reading(name, _read_new, name, body, url, headers, match)
+
+    async def _reading(self, source: str, task: Callable[..., T], *args: Any) -> T:
+        """``task``, which reads ``source``'s body in a worker, retried as ``_retrying`` does."""
         try:
-            return await self._retrying(_read_new, name, body, url, headers, match)
+            return await self._retrying(task, *args)
         except BrokenProcessPool:
+            # Never in-process: a feed that crashes its parser would take the monitor with it.
             raise FetchError(
-                name, FetchErrorKind.PARSE, "the parser process died twice reading this feed"
+                source, FetchErrorKind.PARSE, "the parser process died twice reading this feed"
             ) from None
 
     async def plan(self, batch: list[KeyedItem]) -> Planned:
