@@ -139,16 +139,18 @@ class Store(SourceHealthRecords, ItemHistory, DeliveryRecords, SilenceRecords):
     def _update_source(
         self, action: str, name: str, values: Mapping[str, Any], *, items_added: int = 0
     ) -> None:
-        changed: Update = schema.source_update(tuple(values), counts_items=bool(items_added))
-        params = {schema.value_param(column): value for column, value in values.items()}
-        params.update({schema.SOURCE_NAME: name, schema.ITEMS_ADDED: items_added})
+        changed: Update
+        params: dict[str, Any] = {}
         if any(isinstance(value, ClauseElement) for value in values.values()):
             # values computed in SQL (a failure count going up) belong in the statement itself
             s = schema.sources
             changed = update(s).where(s.c.name == name).values(values)
             if items_added:
                 changed = changed.values(items_seen=s.c.items_seen + items_added)
-            params = {}
+        else:
+            changed = schema.source_update(tuple(values), counts_items=bool(items_added))
+            params = {schema.value_param(column): value for column, value in values.items()}
+            params.update({schema.SOURCE_NAME: name, schema.ITEMS_ADDED: items_added})
         with self._transaction(action, write=True) as conn:
             # the row exists on every poll but a source's first: one statement, mostly
             if conn.execute(changed, params).rowcount == 0:
