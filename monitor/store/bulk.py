@@ -5,12 +5,13 @@ A first pass over many feeds stores hundreds of thousands of items. Through SQLA
 executemany each row goes through its parameter machinery, most of what a stored item cost.
 Here the statement text is built once per table, dialect and row count, values are bound with
 the column types' own processors (SQLite keeps datetimes as text in SQLAlchemy's format, so
-reads through SQLAlchemy see what they always saw), and one multi-row statement carries them.
+reads through SQLAlchemy see what they always saw), and one multi-row statement carries them,
+run on the driver's cursor inside the SQLAlchemy connection's transaction.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from functools import lru_cache
 from typing import Any
 
@@ -34,28 +35,52 @@ def _statement(
     one = f"({_markers(dialect, len(columns))})"
     verb = "INSERT OR IGNORE INTO" if dialect == "sqlite" else "INSERT INTO"
     conflict = "" if dialect == "sqlite" else " ON CONFLICT DO NOTHING"
+    returning = f" RETURNING {returned}" if returned else ""
     return (
         f"{verb} {table.name} ({', '.join(columns)}) VALUES "
         + ", ".join([one] * rows)
-        + f"{conflict} RETURNING {returned}"
+        + conflict
+        + returning
     )
 
 
 @lru_cache(maxsize=64)
-def _lookup(dialect: str, table: Table, column: str, count: int) -> str:
+def _lookup(dialect: str, table: Table, column: str, returned: str, count: int) -> str:
     markers = _markers(dialect, count)
     # names from the schema, never from input; every value is bound
-    return f"SELECT {column} FROM {table.name} WHERE {column} IN ({markers})"  # noqa: S608
+    return f"SELECT {returned} FROM {table.name} WHERE {column} IN ({markers})"  # noqa: S608
 
 
-def stored_values(conn: Connection, table: Table, column: str, values: Sequence[Any]) -> set[Any]:
-    """Which of ``values`` ``table.column`` holds."""
+def stored_values(
+    conn: Connection,
+    table: Table,
+    column: str,
+    values: Sequence[Any],
+    *,
+    returned: str | None = None,
+) -> set[Any]:
+    """Which of ``values`` ``table.column`` holds; or, with ``returned``, that column of the
+    rows holding them."""
     found: set[Any] = set()
+    name = _dialect_name(conn)
     for start in range(0, len(values), LOOKUP_CHUNK):
         chunk = tuple(values[start : start + LOOKUP_CHUNK])
-        sql = _lookup(_dialect_name(conn), table, column, len(chunk))
-        found.update(value for (value,) in conn.exec_driver_sql(sql, chunk))
+        sql = _lookup(name, table, column, returned or column, len(chunk))
+        found.update(value for (value,) in _run(conn, sql, chunk)[0])
     return found
+
+
+def _run(conn: Connection, sql: str, values: tuple[Any, ...]) -> tuple[list[Any], int]:
+    """The rows ``sql`` returned and the count of rows it changed, run on the driver's cursor
+    inside ``conn``'s transaction: SQLAlchemy's result would wrap each of thousands of rows."""
+    dbapi = conn.connection.dbapi_connection
+    assert dbapi is not None  # a connection in use holds one
+    cursor = dbapi.cursor()
+    try:
+        cursor.execute(sql, values)
+        return (cursor.fetchall() if cursor.description else []), cursor.rowcount
+    finally:
+        cursor.close()
 
 
 def _dialect_name(conn: Connection) -> str:
@@ -69,6 +94,36 @@ def _processors(dialect: Dialect, table: Table, columns: tuple[str, ...]) -> lis
     return [table.c[name].type.dialect_impl(dialect).bind_processor(dialect) for name in columns]
 
 
+def _bound(dialect: Dialect, table: Table, rows: Sequence[Mapping[str, Any]]) -> list[Any]:
+    """The values of ``rows`` (all with the same keys), row after row, as the driver takes
+    them: through each column type's bind processor."""
+    columns = tuple(rows[0])
+    values = [row[column] for row in rows for column in columns]
+    width = len(columns)
+    for offset, process in enumerate(_processors(dialect, table, columns)):
+        if process is None:
+            continue
+        # a timestamp shared by a whole batch is formatted once
+        last: Any = object()
+        done: Any = None
+        for index in range(offset, len(values), width):
+            value = values[index]
+            if value is None:
+                continue
+            if value is not last:
+                last, done = value, process(value)
+            values[index] = done
+    return values
+
+
+def _chunks(
+    rows: Sequence[Mapping[str, Any]],
+) -> Iterator[Sequence[Mapping[str, Any]]]:
+    per_statement = max(1, MAX_PARAMETERS // len(rows[0]))
+    for start in range(0, len(rows), per_statement):
+        yield rows[start : start + per_statement]
+
+
 def insert_returning(
     conn: Connection, table: Table, rows: Sequence[Mapping[str, Any]], returned: Sequence[str]
 ) -> list[tuple[Any, ...]]:
@@ -77,19 +132,21 @@ def insert_returning(
     if not rows:
         return []
     name = _dialect_name(conn)
-    columns = tuple(rows[0])
-    bind: list[Callable[[Any], Any] | None] = _processors(conn.dialect, table, columns)
-    per_statement = max(1, MAX_PARAMETERS // len(columns))
     found: list[tuple[Any, ...]] = []
-    for start in range(0, len(rows), per_statement):
-        chunk = rows[start : start + per_statement]
-        values: list[Any] = []
-        for row in chunk:
-            for column, process in zip(columns, bind, strict=True):
-                value = row[column]
-                values.append(
-                    process(value) if process is not None and value is not None else value
-                )
-        sql = _statement(name, table, columns, ", ".join(returned), len(chunk))
-        found.extend(tuple(r) for r in conn.exec_driver_sql(sql, tuple(values)))
+    for chunk in _chunks(rows):
+        sql = _statement(name, table, tuple(chunk[0]), ", ".join(returned), len(chunk))
+        found.extend(_run(conn, sql, tuple(_bound(conn.dialect, table, chunk)))[0])
     return found
+
+
+def insert_ignoring(conn: Connection, table: Table, rows: Sequence[Mapping[str, Any]]) -> int:
+    """Insert ``rows`` (all with the same keys), skipping those that would violate a unique
+    key; how many were inserted."""
+    if not rows:
+        return 0
+    name = _dialect_name(conn)
+    inserted = 0
+    for chunk in _chunks(rows):
+        sql = _statement(name, table, tuple(chunk[0]), "", len(chunk))
+        inserted += _run(conn, sql, tuple(_bound(conn.dialect, table, chunk)))[1]
+    return inserted

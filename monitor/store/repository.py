@@ -313,11 +313,11 @@ class Store(SourceHealthRecords, ItemHistory, DeliveryRecords, SilenceRecords):
             if entry.key in ids
             for key in keys
         ]
-        if not wanted:
+        if not wanted or bulk.insert_ignoring(conn, schema.item_keys, wanted) == len(wanted):
             return ids
-        stored_keys = {
-            key for (key,) in bulk.insert_returning(conn, schema.item_keys, wanted, ("key",))
-        }
+        stored_keys = bulk.stored_values(
+            conn, schema.item_keys, "item_id", list(ids.values()), returned="key"
+        )
         for entry, keys in entries:
             item_id = ids.get(entry.key)
             if item_id is None or stored_keys.issuperset(keys):

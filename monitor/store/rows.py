@@ -34,7 +34,7 @@ def item_row(entry: KeyedItem, source: str, now: datetime) -> dict[str, Any]:
         "summary": item.summary,
         "content": item.content,
         "author": item.author,
-        "tags": json.dumps(list(item.tags), ensure_ascii=False),
+        "tags": json.dumps(list(item.tags), ensure_ascii=False) if item.tags else "[]",
         "published_at": utc_or_none(item.published),
         "first_seen_at": now,
     }

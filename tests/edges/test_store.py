@@ -753,3 +753,49 @@ def test_bulk_insert_skips_conflicts_returns_what_it_stored_and_reads_back_alike
     # what SQLAlchemy reads back is what its own inserts would have stored
     assert utc(row.published_at) == published
     assert utc(row.first_seen_at) == T0
+
+
+def test_bulk_insert_ignoring_counts_the_rows_it_stored(database: str, store: Store) -> None:
+    from monitor.store import bulk
+
+    entries = [keyed(f"Story number {n} of the day", guid=f"g{n}") for n in range(3)]
+    with raw_engine(database) as engine, engine.begin() as conn:
+        ids = {
+            key: item_id
+            for item_id, key in bulk.insert_returning(
+                conn, schema.items, [item_row(e, "wire", T0) for e in entries], ("id", "key")
+            )
+        }
+        rows = [{"key": f"extra-{n}", "item_id": ids[e.key]} for n, e in enumerate(entries)]
+        assert bulk.insert_ignoring(conn, schema.item_keys, rows[:2]) == 2
+        assert bulk.insert_ignoring(conn, schema.item_keys, rows) == 1
+        assert bulk.insert_ignoring(conn, schema.item_keys, []) == 0
+        assert bulk.stored_values(
+            conn, schema.item_keys, "item_id", [ids[entries[2].key]], returned="key"
+        ) == {"extra-2"}
+
+
+def test_an_item_whose_key_was_taken_under_the_insert_is_undone_alone(
+    database: str, store: Store
+) -> None:
+    # what a writer that skipped the commit lock leaves: a key stored after the check
+    other = keyed("Story that another writer stored", guid="other", url="https://e.org/o")
+    clash = keyed("A story of our own, same link", guid="ours", url="https://e.org/o")
+    fine = keyed("A story nobody else has seen", guid="fine", url="https://e.org/f")
+    with raw_engine(database) as engine, engine.begin() as conn:
+        other_id = conn.execute(
+            schema.items.insert().values(item_row(other, "x", T0)).returning(schema.items.c.id)
+        ).scalar_one()
+        conn.execute(
+            schema.item_keys.insert(), [{"key": k, "item_id": other_id} for k in other.keys]
+        )
+        stored = Store._insert_items(
+            conn, "wire", [(clash, tuple(clash.keys)), (fine, tuple(fine.keys))], T0
+        )
+        assert list(stored) == [fine.key]
+        left = conn.execute(select(schema.items.c.guid).order_by(schema.items.c.guid)).all()
+        assert [guid for (guid,) in left] == ["fine", "other"]
+        found = conn.execute(select(schema.item_keys.c.key, schema.item_keys.c.item_id)).all()
+        owners = {row.key: row.item_id for row in found}
+        assert {k for k, item_id in owners.items() if item_id == stored[fine.key]} == set(fine.keys)
+        assert all(owners[k] == other_id for k in other.keys)
