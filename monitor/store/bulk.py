@@ -70,7 +70,7 @@ def stored_values(
     return found
 
 
-def _run(conn: Connection, sql: str, values: tuple[Any, ...]) -> tuple[list[Any], int]:
+def _run(conn: Connection, sql: str, values: tuple[Any, ...]) -> tuple[Sequence[Any], int]:
     """The rows ``sql`` returned and the count of rows it changed, run on the driver's cursor
     inside ``conn``'s transaction: SQLAlchemy's result would wrap each of thousands of rows."""
     dbapi = conn.connection.dbapi_connection
