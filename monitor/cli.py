@@ -19,6 +19,7 @@ from monitor.config.schema import Settings
 from monitor.errors import ConfigError, MonitorError
 from monitor.forkserver import pass_workers, start_early
 from monitor.logs import setup_logging
+from monitor.quick_exit import exit_code, leave
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
@@ -266,4 +267,9 @@ cli.add_command(silence)
 
 
 def main() -> None:
-    cli(prog_name="monitor")
+    try:
+        cli(prog_name="monitor")
+    except SystemExit as exc:
+        code = exit_code(exc)
+        leave(code)
+        raise SystemExit(code) from None
