@@ -64,11 +64,14 @@ class PreparedItem:
         found = self.spans.get(cache_key)
         if found is None:
             text = self.folded[field]
+            literals = term.literals
             spans = []
-            for hit in pattern.finditer(text):
-                spans.append(hit.span())
-                if len(spans) == MAX_HITS_PER_FIELD:
-                    break
+            # every match holds one of the term's keys: a field without any needs no search
+            if literals is None or any(literal in text for literal in literals):
+                for hit in pattern.finditer(text):
+                    spans.append(hit.span())
+                    if len(spans) == MAX_HITS_PER_FIELD:
+                        break
             found = self.spans[cache_key] = tuple(spans)
         return found
 
@@ -153,9 +156,21 @@ class _Evaluation:
     def __init__(self, prepared: PreparedItem) -> None:
         self.prepared = prepared
         self.score: float | None = None
+        #: what each expression came to: a list or a clause used in several places of a rule
+        #: (or a YAML alias, see expressions.share_equal) is worked out once
+        self._held: dict[int, list[Hit] | None] = {}
 
     def holds(self, expr: Expr) -> list[Hit] | None:
         """The hits if ``expr`` holds (possibly none, for ``none``), else None."""
+        if isinstance(expr, Scored):
+            return self._scored(expr)
+        key = id(expr)
+        if key in self._held:
+            return self._held[key]
+        found = self._held[key] = self._holds(expr)
+        return found
+
+    def _holds(self, expr: Expr) -> list[Hit] | None:
         if isinstance(expr, Term):
             hits = [
                 Hit(expr.label, field, start, end)
@@ -191,7 +206,7 @@ class _Evaluation:
                     return None
                 per_child.append(found)
             return _near_window(per_child, expr, self.prepared) or None
-        return self._scored(expr)
+        raise TypeError(f"not an expression: {expr!r}")
 
     def _scored(self, expr: Scored) -> list[Hit] | None:
         total, evidence = 0.0, []

@@ -36,6 +36,14 @@ class Term:
     #: where the expression is written in its file, for explanations
     line: int = 0
 
+    @cached_property
+    def literals(self) -> tuple[str, ...] | None:
+        """The keys as plain text, one of which every match holds (``relocat*`` as
+        ``relocat``); None when the term has no keys."""
+        if self.keys is None:
+            return None
+        return tuple(k[:-1] if k.endswith("*") and len(k) > 1 else k for k in self.keys)
+
 
 @dataclass(frozen=True)
 class AllOf:
@@ -100,6 +108,22 @@ class Scored:
 
 
 Expr = Term | AllOf | AnyOf | NoneOf | AtLeast | Near | Scored
+
+
+def share_equal(expr: Expr, shared: dict[Expr, Expr] | None = None) -> Expr:
+    """``expr`` with equal parts made one object: a clause repeated through a YAML alias
+    (``*event``) is then evaluated once per item (evaluate._Evaluation keeps results by
+    object)."""
+    shared = {} if shared is None else shared
+    if isinstance(expr, Scored):
+        entries = tuple(replace(e, expr=share_equal(e.expr, shared)) for e in expr.entries)
+        if any(new.expr is not old.expr for new, old in zip(entries, expr.entries, strict=True)):
+            expr = replace(expr, entries=entries)
+    elif not isinstance(expr, Term):
+        children = tuple(share_equal(child, shared) for child in expr.children)
+        if any(new is not old for new, old in zip(children, expr.children, strict=True)):
+            expr = replace(expr, children=children)
+    return shared.setdefault(expr, expr)
 
 
 #: the index of a children tuple that several expressions share (a list used in many places),

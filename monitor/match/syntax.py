@@ -10,7 +10,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 from monitor.config.schema import NAME_PATTERN, Severity
 from monitor.config.yamlfile import Document, Path_, validation_problems
 from monitor.errors import Problem
-from monitor.match.expressions import OPERATORS, Expr, ExprParser
+from monitor.match.expressions import OPERATORS, Expr, ExprParser, share_equal
 from monitor.match.lists import TermList
 
 
@@ -114,7 +114,7 @@ def _parse_rule(
     rule = Rule(
         shape.name,
         tuple(notify),
-        expr,
+        share_equal(expr),
         shape.description,
         doc.path,
         line,

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import pytest
-from hypothesis import HealthCheck, given, settings
+from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
 from monitor.config.yamlfile import parse_yaml
@@ -139,3 +139,18 @@ def test_fast_folding_equals_folding_one_character_at_a_time(text: str) -> None:
 @pytest.mark.parametrize("text", ["Café", "ﬁrm", "Straße", "İstanbul", "ǅ", "’s"])
 def test_folding_known_characters(text: str) -> None:
     assert fold(text) == fold_with_offsets(text)[0]
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.sampled_from([w for w in WORDS if w != "x"]), texts, texts)
+@example("relocat*", "plans a relocation", "relocat")
+def test_a_field_is_searched_for_a_term_only_when_it_holds_a_key_and_finds_the_same(
+    word: str, title: str, summary: str
+) -> None:
+    rule = parse(f'"{word}"', 0)
+    term = rule.expr
+    assert isinstance(term, Term)
+    prepared = prepare(Item(source="s", title=title, url="", summary=summary))
+    for field in ("title", "summary"):
+        searched = tuple(h.span() for h in term.pattern.finditer(prepared.folded[field]))
+        assert prepared.find(term, field) == searched

@@ -10,6 +10,7 @@ from monitor.config import load_rules
 from monitor.config.yamlfile import parse_yaml
 from monitor.errors import ConfigError
 from monitor.match import Rule, evaluate, parse_rules, prepare
+from monitor.match.expressions import AllOf, Near, NoneOf
 from monitor.match.inflect import word_forms
 from monitor.match.lists import TermList, read_list
 from monitor.model import Item
@@ -215,3 +216,26 @@ def test_clauses_say_which_part_failed_and_which_exclusion_vetoed() -> None:
         ('line 6: any of ["lab", "office", "plant", …]', "held"),
         ('line 8: none: "opens"', "vetoed"),
     ]
+
+
+def test_a_clause_repeated_through_an_alias_is_one_clause_and_matches_as_written() -> None:
+    r = rule(
+        "  all:\n"
+        "    - &event {near: [close, lab], within: 3}\n"
+        "    - near: [*event, China]\n"
+        "      within: 8\n"
+        "    - none: [{near: [*event, Vancouver], within: 8}]\n"
+    )
+    assert isinstance(r.expr, AllOf)
+    event, in_china, elsewhere = r.expr.children
+    assert isinstance(in_china, Near)
+    assert isinstance(elsewhere, NoneOf)
+    assert isinstance(elsewhere.children[0], Near)
+    assert in_china.children[0] is event
+    assert elsewhere.children[0].children[0] is event
+    assert matches(r, "Intel closes its Shanghai lab in China")
+    assert not matches(
+        r, "Intel closes a lab near its offices; rivals in the region and firms from China"
+    )
+    assert not matches(r, "Intel closes lab in China and in Vancouver")
+    assert not matches(r, "Intel opens lab in China")
