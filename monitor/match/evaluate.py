@@ -172,6 +172,11 @@ class _Evaluation:
 
     def _holds(self, expr: Expr) -> list[Hit] | None:
         if isinstance(expr, Term):
+            literals = expr.literals
+            text = self.prepared.text
+            # most terms of a rule are nowhere in an item: one look at all of it settles them
+            if literals is not None and not any(literal in text for literal in literals):
+                return None
             hits = [
                 Hit(expr.label, field, start, end)
                 for field in expr.fields
