@@ -11,9 +11,7 @@ from collections.abc import AsyncIterator, Iterator
 from contextlib import asynccontextmanager, contextmanager
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TextIO
-
-import httpx
+from typing import TYPE_CHECKING, TextIO
 
 from monitor.config import Config
 from monitor.config.schema import FeedSource, PageSource, Settings
@@ -30,6 +28,9 @@ from monitor.store import SourceState, Store
 from monitor.store.batching import BatchedStore
 from monitor.store.process import StoreProcess
 from monitor.workers import WorkerPool
+
+if TYPE_CHECKING:
+    import httpx
 
 logger = logging.getLogger(__name__)
 
@@ -104,6 +105,8 @@ class DeliveryHttp:
 
     def client(self) -> httpx.AsyncClient:
         if self._client is None:
+            import httpx
+
             self._client = httpx.AsyncClient(
                 timeout=httpx.Timeout(15.0),
                 follow_redirects=False,

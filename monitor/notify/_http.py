@@ -12,12 +12,14 @@ import email.utils
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from typing import TYPE_CHECKING
 from urllib.parse import urlsplit
-
-import httpx
 
 from monitor.errors import DeliveryError
 from monitor.notify.render import cut, one_line
+
+if TYPE_CHECKING:
+    import httpx
 
 #: total time for one send, connect to last byte; a stuck receiver must not hold the outbox
 DEFAULT_DEADLINE = 15.0
@@ -83,6 +85,9 @@ async def post(
     secrets: Secrets,
 ) -> Answer:
     """POST ``content`` and return the answer; network failures become ``DeliveryError``."""
+    # here, not at the top: a monitor that posts nowhere never loads httpx (20 ms at a start)
+    import httpx
+
     try:
         async with asyncio.timeout(deadline):
             # A redirected POST is either a misconfiguration or a trap; never follow it.
@@ -160,6 +165,8 @@ def _describe(exc: BaseException, secrets: Secrets) -> str:
 
 
 async def _read_at_most(response: httpx.Response, limit: int) -> bytes:
+    import httpx
+
     chunks: list[bytes] = []
     size = 0
     try:

@@ -8,9 +8,8 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Protocol, TextIO, TypeVar
+from typing import TYPE_CHECKING, Protocol, TextIO, TypeVar
 
-import httpx
 from pydantic import BaseModel
 
 from monitor.config.schema import CHANNEL_KINDS as SCHEMA_CHANNEL_KINDS
@@ -18,6 +17,9 @@ from monitor.config.schema import Settings
 from monitor.fetch.politeness import HostLimiter
 from monitor.model import Alert, Digest
 from monitor.notify.templates import NO_TEMPLATES, Templates
+
+if TYPE_CHECKING:
+    import httpx
 
 
 class Notifier(Protocol):
@@ -100,7 +102,7 @@ def build_channels(
 
     ``http`` is the client of the channels that post, or what makes it on demand.
     """
-    client = (lambda: http) if isinstance(http, httpx.AsyncClient) else http
+    client = http if callable(http) else (lambda: http)
     resources = Resources(settings=settings, http=client, stdout=stdout, templates=templates)
     notifiers: dict[str, Notifier] = {}
     for name, config in settings.channels.items():

@@ -7,10 +7,8 @@ and cut to the receiver's limits.
 from __future__ import annotations
 
 from collections import Counter
-from typing import Any
-
-from jinja2 import StrictUndefined
-from jinja2.sandbox import ImmutableSandboxedEnvironment
+from functools import cache
+from typing import TYPE_CHECKING, Any
 
 from monitor.model import Digest
 from monitor.notify.render import (
@@ -31,6 +29,9 @@ from monitor.notify.render import (
     why_line,
 )
 
+if TYPE_CHECKING:
+    from jinja2 import Template
+
 #: a digest's summaries are short: the reader scans many alerts
 DIGEST_SUMMARY_MAX = 600
 
@@ -50,8 +51,7 @@ def digest_text(digest: Digest) -> str:
     return head + "\n".join(email_text(alert) for alert in digest.alerts)
 
 
-_HTML = ImmutableSandboxedEnvironment(autoescape=True, undefined=StrictUndefined).from_string(
-    """\
+_HTML_SOURCE = """\
 <!DOCTYPE html>
 <html lang="en">
 <head><meta charset="utf-8"><title>{{ heading }}</title></head>
@@ -74,7 +74,16 @@ _HTML = ImmutableSandboxedEnvironment(autoescape=True, undefined=StrictUndefined
 </body>
 </html>
 """
-)
+
+
+@cache
+def _html() -> Template:
+    # compiled on first use, with jinja2 loaded then: most runs send no HTML email
+    from jinja2 import StrictUndefined
+    from jinja2.sandbox import ImmutableSandboxedEnvironment
+
+    environment = ImmutableSandboxedEnvironment(autoescape=True, undefined=StrictUndefined)
+    return environment.from_string(_HTML_SOURCE)
 
 
 def digest_html(digest: Digest) -> str:
@@ -90,7 +99,7 @@ def digest_html(digest: Digest) -> str:
         for a in digest.alerts
     ]
     heading = f"{len(digest.alerts)} alerts: {rules_counted(digest)}"
-    return _HTML.render(heading=heading, alerts=alerts)
+    return _html().render(heading=heading, alerts=alerts)
 
 
 def slack_digest(digest: Digest) -> dict[str, Any]:

@@ -11,13 +11,14 @@ from __future__ import annotations
 import re
 import unicodedata
 from datetime import UTC
-from typing import Any
+from functools import cache
+from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
 
-from jinja2 import StrictUndefined
-from jinja2.sandbox import ImmutableSandboxedEnvironment
-
 from monitor.model import Alert
+
+if TYPE_CHECKING:
+    from jinja2 import Template
 
 ELLIPSIS = "…"
 
@@ -156,8 +157,7 @@ def email_text(alert: Alert) -> str:
     return "\n".join(lines) + "\n"
 
 
-_HTML = ImmutableSandboxedEnvironment(autoescape=True, undefined=StrictUndefined).from_string(
-    """\
+_HTML_SOURCE = """\
 <!DOCTYPE html>
 <html lang="en">
 <head><meta charset="utf-8"><title>{{ title }}</title></head>
@@ -181,13 +181,22 @@ _HTML = ImmutableSandboxedEnvironment(autoescape=True, undefined=StrictUndefined
 </body>
 </html>
 """
-)
+
+
+@cache
+def _html() -> Template:
+    # compiled on first use, with jinja2 loaded then: most runs send no HTML email
+    from jinja2 import StrictUndefined
+    from jinja2.sandbox import ImmutableSandboxedEnvironment
+
+    environment = ImmutableSandboxedEnvironment(autoescape=True, undefined=StrictUndefined)
+    return environment.from_string(_HTML_SOURCE)
 
 
 def email_html(alert: Alert) -> str:
     """The HTML part; autoescape does the escaping, so no value here is ever marked safe."""
     meta = " · ".join(p for p in (_line(alert.source), published_text(alert)) if p)
-    return _HTML.render(
+    return _html().render(
         title=_line(alert.title) or "(no title)",
         link=safe_link(alert.url) or "",
         url=_line(alert.url),

@@ -4,9 +4,7 @@ from __future__ import annotations
 
 import json
 from datetime import UTC, datetime
-from typing import Any
-
-import httpx
+from typing import TYPE_CHECKING, Any
 
 from monitor.config.schema import SlackChannel
 from monitor.errors import DeliveryError
@@ -17,6 +15,9 @@ from monitor.notify.base import Resources, register, slack_pacing
 from monitor.notify.digest import slack_digest
 from monitor.notify.render import SLACK_SECTION_MAX, cut, slack_message
 from monitor.notify.templates import NO_TEMPLATES, Templates
+
+if TYPE_CHECKING:
+    import httpx
 
 
 class SlackNotifier:

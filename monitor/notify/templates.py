@@ -19,10 +19,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
-
-from jinja2 import StrictUndefined, Template, TemplateError, TemplateSyntaxError
-from jinja2.sandbox import ImmutableSandboxedEnvironment
+from typing import TYPE_CHECKING, Any
 
 from monitor.errors import ConfigError, Problem
 from monitor.model import Alert, Evidence
@@ -35,6 +32,9 @@ from monitor.notify.render import (
     slack_escape,
     why_line,
 )
+
+if TYPE_CHECKING:
+    from jinja2 import Template
 
 TEMPLATE_NAMES = ("email.subject", "email.txt", "email.html", "slack.md")
 MAX_TEMPLATE_BYTES = 64 * 1024
@@ -95,6 +95,10 @@ NO_TEMPLATES = Templates({})
 
 def load_templates(folder: Path) -> Templates:
     """Compile and try every template in ``folder``; all problems are raised together."""
+    # jinja2 is loaded by configs that have templates, not at every start (15 ms)
+    from jinja2 import StrictUndefined, TemplateError, TemplateSyntaxError
+    from jinja2.sandbox import ImmutableSandboxedEnvironment
+
     if not folder.is_dir():
         raise ConfigError.single(str(folder), 1, 1, "templates folder not found")
     problems: list[Problem] = []

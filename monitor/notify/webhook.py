@@ -6,13 +6,15 @@ import hashlib
 import hmac
 from collections.abc import Mapping
 from datetime import UTC, datetime
-
-import httpx
+from typing import TYPE_CHECKING
 
 from monitor.config.schema import WebhookChannel
 from monitor.model import Alert, Digest
 from monitor.notify import _http
 from monitor.notify.base import Resources, register
+
+if TYPE_CHECKING:
+    import httpx
 
 SIGNATURE_HEADER = "X-Monitor-Signature"
 
@@ -54,6 +56,8 @@ class WebhookNotifier:
 
     async def _post(self, payload: str, key: str) -> None:
         # Serialised once: the signature must cover exactly the bytes on the wire.
+        import httpx  # loaded by the channels that post only (see _http.post)
+
         body = payload.encode("utf-8", "replace")
         headers = httpx.Headers(self._headers)
         # Set after the configured headers so that configuration cannot break the contract.
