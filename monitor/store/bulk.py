@@ -150,3 +150,41 @@ def insert_ignoring(conn: Connection, table: Table, rows: Sequence[Mapping[str, 
         sql = _statement(name, table, tuple(chunk[0]), "", len(chunk))
         inserted += _run(conn, sql, tuple(_bound(conn.dialect, table, chunk)))[1]
     return inserted
+
+
+@lru_cache(maxsize=64)
+def _upsert(
+    dialect: str,
+    table: Table,
+    columns: tuple[str, ...],
+    key: str,
+    replaced: tuple[str, ...],
+    added: tuple[str, ...],
+) -> str:
+    # names from the schema, never from input (an unknown one raises); every value is bound
+    unknown = {key, *columns, *replaced, *added} - set(table.c.keys())
+    if unknown:
+        raise KeyError(f"not columns of {table.name}: {sorted(unknown)}")
+    # SQLite (3.24 or later) and PostgreSQL spell an upsert alike, ``excluded`` included
+    changes = [f"{c} = excluded.{c}" for c in replaced]
+    changes += [f"{c} = {table.name}.{c} + excluded.{c}" for c in added]
+    return (
+        f"INSERT INTO {table.name} ({', '.join(columns)}) "  # noqa: S608
+        f"VALUES ({_markers(dialect, len(columns))}) "
+        f"ON CONFLICT ({key}) DO UPDATE SET {', '.join(changes)}"
+    )
+
+
+def upsert(
+    conn: Connection,
+    table: Table,
+    row: Mapping[str, Any],
+    *,
+    key: str,
+    replaced: Sequence[str],
+    added: Sequence[str] = (),
+) -> None:
+    """Insert ``row``; where a row with its ``key`` exists, set that row's ``replaced``
+    columns to ``row``'s values and raise its ``added`` columns by them instead."""
+    sql = _upsert(_dialect_name(conn), table, tuple(row), key, tuple(replaced), tuple(added))
+    _run(conn, sql, tuple(_bound(conn.dialect, table, [row])))

@@ -17,7 +17,7 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import Connection, Engine, RowMapping, Update, func, select, update
+from sqlalchemy import Connection, Engine, RowMapping, func, select, update
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.sql.elements import ClauseElement
 
@@ -64,6 +64,10 @@ class SourceState:
 class CommitResult:
     items_added: int
     alerts_enqueued: int
+
+
+#: a source's row before its first poll: the columns that may not be empty
+_NEW_SOURCE: dict[str, Any] = {"consecutive_failures": 0, "fetched_once": False, "items_seen": 0}
 
 
 class Store(SourceHealthRecords, ItemHistory, DeliveryRecords, SilenceRecords):
@@ -139,27 +143,29 @@ class Store(SourceHealthRecords, ItemHistory, DeliveryRecords, SilenceRecords):
     def _update_source(
         self, action: str, name: str, values: Mapping[str, Any], *, items_added: int = 0
     ) -> None:
-        changed: Update
-        params: dict[str, Any] = {}
+        """Set a source's ``values`` (and count ``items_added``), making its row on its first
+        poll."""
         if any(isinstance(value, ClauseElement) for value in values.values()):
             # values computed in SQL (a failure count going up) belong in the statement itself
-            s = schema.sources
-            changed = update(s).where(s.c.name == name).values(values)
-            if items_added:
-                changed = changed.values(items_seen=s.c.items_seen + items_added)
-        else:
-            changed = schema.source_update(tuple(values), counts_items=bool(items_added))
-            params = {schema.value_param(column): value for column, value in values.items()}
-            params.update({schema.SOURCE_NAME: name, schema.ITEMS_ADDED: items_added})
+            self._update_source_in_sql(action, name, values)
+            return
+        # one statement, sent as the driver's SQL: it runs for every source on every poll
+        row = {**_NEW_SOURCE, "name": name, **values}
+        added: tuple[str, ...] = ()
+        if items_added:
+            row["items_seen"], added = items_added, ("items_seen",)
         with self._transaction(action, write=True) as conn:
-            # the row exists on every poll but a source's first: one statement, mostly
-            if conn.execute(changed, params).rowcount == 0:
+            bulk.upsert(conn, schema.sources, row, key="name", replaced=tuple(values), added=added)
+
+    def _update_source_in_sql(self, action: str, name: str, values: Mapping[str, Any]) -> None:
+        s = schema.sources
+        changed = update(s).where(s.c.name == name).values(values)
+        with self._transaction(action, write=True) as conn:
+            if conn.execute(changed).rowcount == 0:
                 conn.execute(
-                    schema.insert_or_ignore(conn.dialect.name, schema.sources).values(
-                        name=name, consecutive_failures=0, fetched_once=False, items_seen=0
-                    )
+                    schema.insert_or_ignore(conn.dialect.name, s).values(name=name, **_NEW_SOURCE)
                 )
-                conn.execute(changed, params)
+                conn.execute(changed)
 
     def record_fetch_success(
         self,

@@ -2,9 +2,6 @@
 
 from __future__ import annotations
 
-from functools import lru_cache
-from typing import Any
-
 from sqlalchemy import (
     Boolean,
     Column,
@@ -18,9 +15,6 @@ from sqlalchemy import (
     Table,
     Text,
     UniqueConstraint,
-    Update,
-    bindparam,
-    update,
 )
 
 metadata = MetaData()
@@ -139,25 +133,3 @@ def insert_or_ignore(dialect_name: str, table: Table) -> Insert:
     from sqlalchemy.dialects import sqlite
 
     return sqlite.insert(table).on_conflict_do_nothing()
-
-
-# Statements run for every poll, built once: SQLAlchemy otherwise coerces the values and works
-# out the cache key of a new statement object on every call, a third of a write's cost.
-
-#: parameter names of the prepared statements below
-SOURCE_NAME, ITEMS_ADDED = "source_name_", "items_added_"
-
-
-def value_param(column: str) -> str:
-    # not the column's own name, which SQLAlchemy keeps for the SET clause it writes itself
-    return f"{column}_value_"
-
-
-@lru_cache(maxsize=64)
-def source_update(columns: tuple[str, ...], *, counts_items: bool) -> Update:
-    """UPDATE of one source's ``columns`` (and ``items_seen`` raised by ``ITEMS_ADDED``),
-    taking each value from the parameter ``value_param(column)``."""
-    values: dict[str, Any] = {c: bindparam(value_param(c)) for c in columns}
-    if counts_items:
-        values["items_seen"] = sources.c.items_seen + bindparam(ITEMS_ADDED)
-    return update(sources).where(sources.c.name == bindparam(SOURCE_NAME)).values(values)

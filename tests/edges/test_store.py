@@ -799,3 +799,41 @@ def test_an_item_whose_key_was_taken_under_the_insert_is_undone_alone(
         owners = {row.key: row.item_id for row in found}
         assert {k for k, item_id in owners.items() if item_id == stored[fine.key]} == set(fine.keys)
         assert all(owners[k] == other_id for k in other.keys)
+
+
+def test_bulk_upsert_inserts_then_replaces_and_adds_only_what_it_is_told(
+    database: str, store: Store
+) -> None:
+    from monitor.store import bulk
+
+    sources = schema.sources
+    first = {
+        "name": "wire",
+        "etag": '"a"',
+        "last_success_at": T0,
+        "consecutive_failures": 0,
+        "fetched_once": True,
+        "items_seen": 3,
+    }
+    later = {**first, "etag": '"b"', "last_success_at": T0 + timedelta(hours=1), "items_seen": 4}
+    with raw_engine(database) as engine, engine.begin() as conn:
+        bulk.upsert(conn, sources, first, key="name", replaced=("etag",), added=("items_seen",))
+        bulk.upsert(
+            conn,
+            sources,
+            {**later, "consecutive_failures": 9},
+            key="name",
+            replaced=("etag",),
+            added=("items_seen",),
+        )
+        bulk.upsert(conn, sources, later, key="name", replaced=("last_success_at",))
+        with pytest.raises(KeyError, match="not columns of sources"):
+            bulk.upsert(conn, sources, {"name": "x", "nope": 1}, key="name", replaced=("nope",))
+    with raw_engine(database) as engine, engine.connect() as conn:
+        row = conn.execute(select(sources).where(sources.c.name == "wire")).one()
+    assert row.etag == '"b"'
+    assert row.items_seen == 7
+    # neither replaced nor added: what the first insert wrote stays
+    assert row.consecutive_failures == 0
+    assert utc(row.last_success_at) == T0 + timedelta(hours=1)
+    assert row.fetched_once is True
