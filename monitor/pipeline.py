@@ -28,7 +28,7 @@ from monitor.planning import FeedRead, plan_alerts
 from monitor.schedule import after_failure, after_success, cache_hint, is_due
 from monitor.sources.normalize import keyed
 from monitor.sources.read import accept_header, read_source, source_url
-from monitor.store import SourceState, Store
+from monitor.store import FetchSuccess, SourceState, Store
 from monitor.store.batching import BatchedStore
 from monitor.store.process import StoreProcess
 
@@ -214,26 +214,22 @@ async def _fetch_and_parse(
             hold = await _hold_state(rt)
         repeat = bool(rt.settings.defaults.repeat_interval)
         planned, told = hold_back(hold, planned, rt.clock(), repeat=repeat)
+    now = rt.clock()
+    fetched = FetchSuccess(
+        etag=result.etag,
+        last_modified=result.last_modified,
+        next_poll_at=after_success(now, every, [server_hint, read.ttl]),
+        fetch_ms=round(result.seconds * 1000),
+        parse_ms=round(read.parse_seconds * 1000),
+    )
     try:
         committed = await rt.stored(
-            rt.store.commit_items, source.name, planned, at=rt.clock(), packed=read.packed
+            rt.store.commit_poll, source.name, planned, at=now, fetched=fetched, packed=read.packed
         )
     except Exception:
         if told and rt.hold_state is not None:
             forget(rt.hold_state, told)
         raise
-    now = rt.clock()
-    await rt.stored(
-        rt.store.record_fetch_success,
-        source.name,
-        at=now,
-        etag=result.etag,
-        last_modified=result.last_modified,
-        items_seen=committed.items_added,
-        next_poll_at=after_success(now, every, [server_hint, read.ttl]),
-        fetch_ms=round(result.seconds * 1000),
-        parse_ms=round(read.parse_seconds * 1000),
-    )
     return _Pass(read, committed.alerts_enqueued, fetch_seconds=result.seconds)
 
 

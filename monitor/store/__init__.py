@@ -1,6 +1,7 @@
 """State: sources, items seen, alerts and their deliveries, in SQLite or PostgreSQL."""
 
 from monitor.store.deliveries import DeliveryRow
-from monitor.store.repository import CommitResult, SourceState, Store
+from monitor.store.polls import CommitResult, FetchSuccess
+from monitor.store.repository import SourceState, Store
 
-__all__ = ["CommitResult", "DeliveryRow", "SourceState", "Store"]
+__all__ = ["CommitResult", "DeliveryRow", "FetchSuccess", "SourceState", "Store"]

@@ -10,16 +10,14 @@ from __future__ import annotations
 
 import logging
 import threading
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
-from typing import Any
 
-from sqlalchemy import Connection, Engine, RowMapping, func, select, update
+from sqlalchemy import Connection, Engine, RowMapping, func, select
 from sqlalchemy.exc import SQLAlchemyError
-from sqlalchemy.sql.elements import ClauseElement
 
 from monitor.errors import StoreError
 from monitor.model import Item, KeyedItem, Outgoing, PackedItems
@@ -27,6 +25,7 @@ from monitor.store import bulk, rows, schema
 from monitor.store import engine as engines
 from monitor.store.deliveries import DeliveryRecords
 from monitor.store.history import ItemHistory
+from monitor.store.polls import CommitResult, PollRecords
 from monitor.store.silences import SilenceRecords
 from monitor.store.source_health import SourceHealthRecords
 
@@ -60,17 +59,7 @@ class SourceState:
     parse_ms: int | None = None
 
 
-@dataclass(frozen=True, kw_only=True)
-class CommitResult:
-    items_added: int
-    alerts_enqueued: int
-
-
-#: a source's row before its first poll: the columns that may not be empty
-_NEW_SOURCE: dict[str, Any] = {"consecutive_failures": 0, "fetched_once": False, "items_seen": 0}
-
-
-class Store(SourceHealthRecords, ItemHistory, DeliveryRecords, SilenceRecords):
+class Store(PollRecords, SourceHealthRecords, ItemHistory, DeliveryRecords, SilenceRecords):
     def __init__(self, engine: Engine, location: engines.Location) -> None:
         self._engine = engine
         self._location = location
@@ -96,8 +85,12 @@ class Store(SourceHealthRecords, ItemHistory, DeliveryRecords, SilenceRecords):
         """Calls made in this thread inside the block share one writing transaction.
 
         A call that raises leaves its writes half done: the caller must let the exception end
-        the block, which rolls back every call in it.
+        the block, which rolls back every call in it. Inside another such block, this one is
+        part of it.
         """
+        if getattr(self._shared, "conn", None) is not None:
+            yield
+            return
         try:
             with self._engine.connect() as conn:
                 conn.execution_options(**{engines.WRITE: True})
@@ -139,88 +132,6 @@ class Store(SourceHealthRecords, ItemHistory, DeliveryRecords, SilenceRecords):
         with self._transaction("reading source states") as conn:
             found = conn.execute(select(schema.sources).order_by(schema.sources.c.name)).all()
         return [_source_state(r._mapping) for r in found]
-
-    def _update_source(
-        self, action: str, name: str, values: Mapping[str, Any], *, items_added: int = 0
-    ) -> None:
-        """Set a source's ``values`` (and count ``items_added``), making its row on its first
-        poll."""
-        if any(isinstance(value, ClauseElement) for value in values.values()):
-            # values computed in SQL (a failure count going up) belong in the statement itself
-            self._update_source_in_sql(action, name, values)
-            return
-        # one statement, sent as the driver's SQL: it runs for every source on every poll
-        row = {**_NEW_SOURCE, "name": name, **values}
-        added: tuple[str, ...] = ()
-        if items_added:
-            row["items_seen"], added = items_added, ("items_seen",)
-        with self._transaction(action, write=True) as conn:
-            bulk.upsert(conn, schema.sources, row, key="name", replaced=tuple(values), added=added)
-
-    def _update_source_in_sql(self, action: str, name: str, values: Mapping[str, Any]) -> None:
-        s = schema.sources
-        changed = update(s).where(s.c.name == name).values(values)
-        with self._transaction(action, write=True) as conn:
-            if conn.execute(changed).rowcount == 0:
-                conn.execute(
-                    schema.insert_or_ignore(conn.dialect.name, s).values(name=name, **_NEW_SOURCE)
-                )
-                conn.execute(changed)
-
-    def record_fetch_success(
-        self,
-        name: str,
-        *,
-        at: datetime,
-        etag: str | None,
-        last_modified: str | None,
-        items_seen: int,
-        next_poll_at: datetime | None = None,
-        fetch_ms: int | None = None,
-        parse_ms: int | None = None,
-    ) -> None:
-        values = {
-            "fetch_ms": fetch_ms,
-            "parse_ms": parse_ms,
-            "next_poll_at": rows.utc_or_none(next_poll_at),
-            "failing_since": None,
-            "last_success_at": rows.utc(at),
-            "etag": etag,
-            "last_modified": last_modified,
-            "consecutive_failures": 0,
-            "fetched_once": True,
-        }
-        self._update_source("recording a fetch", name, values, items_added=items_seen)
-
-    def record_not_modified(
-        self,
-        name: str,
-        *,
-        at: datetime,
-        next_poll_at: datetime | None = None,
-        fetch_ms: int | None = None,
-    ) -> None:
-        values = {
-            "fetch_ms": fetch_ms,
-            "parse_ms": None,  # nothing to parse
-            "last_success_at": rows.utc(at),
-            "consecutive_failures": 0,
-            "next_poll_at": rows.utc_or_none(next_poll_at),
-            "failing_since": None,
-        }
-        self._update_source("recording a fetch", name, values)
-
-    def record_fetch_failure(
-        self, name: str, *, at: datetime, error: str, next_poll_at: datetime | None = None
-    ) -> None:
-        values = {
-            "next_poll_at": rows.utc_or_none(next_poll_at),
-            "failing_since": func.coalesce(schema.sources.c.failing_since, rows.utc(at)),
-            "last_error": error,
-            "last_error_at": rows.utc(at),
-            "consecutive_failures": schema.sources.c.consecutive_failures + 1,
-        }
-        self._update_source("recording a failure", name, values)
 
     def items_seen_since(self, since: datetime) -> dict[str, int]:
         """Items first seen per source since ``since``: how lively each source is."""

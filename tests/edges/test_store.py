@@ -20,7 +20,7 @@ from sqlalchemy import Connection, Engine, create_engine, inspect, select, text
 from monitor.errors import StoreError
 from monitor.model import Alert, Item, KeyedItem, Match, Outgoing
 from monitor.sources.normalize import identity_keys
-from monitor.store import CommitResult, SourceState, Store, migrations, schema
+from monitor.store import CommitResult, FetchSuccess, SourceState, Store, migrations, schema
 from monitor.store.rows import item_row, utc
 from tests.conftest import postgres_url
 
@@ -837,3 +837,30 @@ def test_bulk_upsert_inserts_then_replaces_and_adds_only_what_it_is_told(
     assert row.consecutive_failures == 0
     assert utc(row.last_success_at) == T0 + timedelta(hours=1)
     assert row.fetched_once is True
+
+
+def test_a_poll_stores_its_items_and_its_fetch_together_or_neither(store: Store) -> None:
+    fetched = FetchSuccess(etag='"v1"', last_modified=None, fetch_ms=12, parse_ms=3)
+    story = keyed("A story the first poll found today", guid="one")
+    result = store.commit_poll(
+        "wire", [(story, [outgoing(story, "slack")])], at=T0, fetched=fetched
+    )
+    assert result == CommitResult(items_added=1, alerts_enqueued=1)
+    state = store.source_state("wire")
+    assert (state.etag, state.items_seen, state.fetch_ms, state.parse_ms) == ('"v1"', 1, 12, 3)
+    # a repeated channel fails the commit: the fetch that found the item is not recorded either
+    broken = keyed("A story whose alert names a channel twice", guid="two")
+    with pytest.raises(StoreError):
+        store.commit_poll(
+            "wire",
+            [(broken, [outgoing(broken, "slack", "slack")])],
+            at=T0 + timedelta(hours=1),
+            fetched=FetchSuccess(etag='"v2"', last_modified=None),
+        )
+    state = store.source_state("wire")
+    assert (state.etag, state.items_seen) == ('"v1"', 1)
+    assert [i.guid for i in store.recent_items(since=T0)] == ["one"]
+    # inside a batch's transaction, the poll is part of it
+    with store.shared_transaction():
+        store.commit_poll("wire", [], at=T0, fetched=FetchSuccess(etag='"v3"', last_modified=None))
+    assert store.source_state("wire").etag == '"v3"'
