@@ -93,12 +93,14 @@ class Outbox:
         self.grouping = dict(grouping or {})
         self._last_digest: dict[str, datetime] = {}
 
-    async def deliver_due(self, *, flush: bool = False) -> DeliveryReport:
-        """One sweep over every delivery that is due now; ``flush`` sends groups without waiting."""
+    async def deliver_due(self, *, flush: bool = False, groups: bool = True) -> DeliveryReport:
+        """One sweep over every delivery that is due now; ``flush`` sends groups without waiting,
+        and without ``groups`` the grouping channels are left for a later sweep."""
         due = await asyncio.to_thread(self.store.due_deliveries, now=self.clock(), limit=500)
         by_channel: dict[str, list[DeliveryRow]] = defaultdict(list)
         for row in due:
-            by_channel[row.channel].append(row)
+            if groups or row.channel not in self.grouping:
+                by_channel[row.channel].append(row)
         report = DeliveryReport()
         results = await asyncio.gather(
             *(
@@ -230,3 +232,45 @@ class Outbox:
         await asyncio.to_thread(
             self.store.mark_retry, row.id, at=now, error=error, next_attempt_at=now + delay
         )
+
+
+class SweepsDuringPass:
+    """Deliveries made while a pass still runs (`monitor check`), so that an alert goes out
+    minutes before the last feed of a long pass is read: a sweep whenever a poll queued alerts,
+    one sweep at a time. Digests wait for the sweep at the end, which gathers everything."""
+
+    def __init__(self, outbox: Outbox) -> None:
+        self._outbox = outbox
+        self._wanted = asyncio.Event()
+        self._stopping = False
+        #: what the sweeps sent and gave up on; what is still retrying is the final sweep's to say
+        self.report = DeliveryReport()
+        self._task: asyncio.Task[None] | None = None
+
+    def start(self) -> None:
+        self._task = asyncio.create_task(self._sweep_when_wanted())
+
+    def alerts_queued(self) -> None:
+        self._wanted.set()
+
+    async def stop(self) -> DeliveryReport:
+        """Wait for the sweep under way, if any; start no other."""
+        self._stopping = True
+        self._wanted.set()
+        if self._task is not None:
+            await self._task
+        return self.report
+
+    async def _sweep_when_wanted(self) -> None:
+        while True:
+            await self._wanted.wait()
+            self._wanted.clear()
+            if self._stopping:
+                return
+            try:
+                swept = await self._outbox.deliver_due(groups=False)
+            except Exception:
+                logger.exception("delivery sweep failed; the sweep at the end tries again")
+                continue
+            self.report.sent += swept.sent
+            self.report.dead += swept.dead

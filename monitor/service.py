@@ -22,7 +22,7 @@ from monitor.forkserver import pass_workers
 from monitor.fulltext import FullText
 from monitor.health_alerts import announce_health
 from monitor.notify import Notifier, build_channels
-from monitor.outbox import DeliveryReport, Grouping, Outbox
+from monitor.outbox import DeliveryReport, Grouping, Outbox, SweepsDuringPass
 from monitor.pipeline import Runtime, SourceOutcome, poll_source, utcnow
 from monitor.store import SourceState, Store
 from monitor.store.batching import BatchedStore
@@ -195,13 +195,24 @@ async def check_once(
             IN_PROGRESS_PER_REQUEST * config.settings.defaults.concurrency
         )
 
+        sweeps = SweepsDuringPass(services.outbox)
+
         async def poll(source: FeedSource | PageSource) -> SourceOutcome:
             async with in_progress:
                 state = states.pop(source.name, None) or SourceState(name=source.name)
-                return await poll_source(runtime, source, state=state)
+                outcome = await poll_source(runtime, source, state=state)
+            if outcome.alerts:
+                sweeps.alerts_queued()
+            return outcome
 
-        outcomes = await asyncio.gather(*(poll(source) for source in config.settings.sources))
+        sweeps.start()
+        try:
+            outcomes = await asyncio.gather(*(poll(source) for source in config.settings.sources))
+        finally:
+            during = await sweeps.stop()
         await announce_health(config.settings, services.runtime.store, services.channels, utcnow())
         budget = config.settings.defaults.delivery_budget.total_seconds()
         report = await services.outbox.drain(budget)
+        report.sent += during.sent
+        report.dead += during.dead
     return list(outcomes), report

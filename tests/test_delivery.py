@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import signal
+import threading
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -12,7 +13,7 @@ from typing import Any
 import pytest
 
 from tests.e2e_support import MonitorCli, rss, stop
-from tests.servers import LoopbackServer, Reply, wait_until
+from tests.servers import LoopbackServer, Recorded, Reply, wait_until
 from tests.smtp_server import SmtpTestServer
 
 STORY = {
@@ -380,3 +381,38 @@ def test_a_delivery_is_dead_lettered_after_max_attempts_and_can_be_retried(
     assert len(receiver.requests_to("/hook")) == 3
     (sent,) = deliveries(cli)
     assert (sent["status"], sent["attempts"]) == ("sent", 1)
+
+
+def test_check_sends_an_alert_while_a_slow_feed_is_still_being_read(
+    tmp_path: Path, http_server: LoopbackServer, receiver: LoopbackServer
+) -> None:
+    alerted = threading.Event()
+
+    def webhook(_request: Recorded) -> Reply:
+        alerted.set()
+        return Reply(status=204)
+
+    answered_after_alert: list[bool] = []
+
+    def slow_feed(_request: Recorded) -> Reply:
+        # holds its answer until the alert of the other feed arrived (or 10 s went by)
+        answered_after_alert.append(alerted.wait(timeout=10))
+        return Reply(body=rss([]))
+
+    http_server.set("/feed.xml", Reply(body=rss([STORY])))
+    http_server.set("/slow.xml", slow_feed)
+    receiver.set("/hook", webhook)
+    (tmp_path / "rules").mkdir()
+    (tmp_path / "rules" / "r.yaml").write_text("name: lab-news\nnotify: all\nmatch: lab\n")
+    cli = MonitorCli(tmp_path)
+    cli.write_config(
+        "state: state/monitor.db\nrules: rules\nsources:\n"
+        f"  - {{name: wire, feed: {http_server.url}/feed.xml}}\n"
+        f"  - {{name: slow, feed: {http_server.url}/slow.xml}}\n"
+        f"channels:\n  ops: {{webhook: {receiver.url}/hook}}\n"
+    )
+    result = cli.run("check")
+    assert result.returncode == 0, result.stderr
+    assert answered_after_alert == [True]
+    assert "delivered 1, retrying 0, dead 0" in result.stdout
+    assert len(receiver.requests_to("/hook")) == 1
