@@ -14,6 +14,7 @@ from __future__ import annotations
 import re
 import time
 from collections.abc import Callable
+from datetime import datetime, timedelta
 from typing import Any
 
 from feedparser.datetimes import _parse_date as feedparser_date
@@ -32,6 +33,8 @@ _PARSER = etree.XMLParser(
 _DECLARED = re.compile(rb"^\s*<\?xml[^>]*encoding=[\"']([A-Za-z0-9._-]+)[\"']")
 _C1 = re.compile("[\x80-\x9f]")
 _CHARSET = re.compile(r"charset=[\"']?([A-Za-z0-9._-]+)", re.IGNORECASE)
+#: a character reference to a C1 control (&#146;, &#x92;): cp1252 that feedparser repairs
+_C1_REFERENCE = re.compile(rb"&#(?:0*(?:12[89]|1[3-5][0-9])|[xX]0*[89][0-9a-fA-F]);")
 
 
 class _NotPlain(Exception):
@@ -59,7 +62,9 @@ def read_plain_feed(body: bytes, headers: dict[str, str]) -> tuple[list[Entry], 
     None when feedparser must read it."""
     if b"<!DOCTYPE" in body[:4096] or b"<!ENTITY" in body or b"xml:base" in body:
         return None
-    if not _utf8(body, headers):
+    # C1 controls written as such are caught here, and written as references just below, so
+    # no text read from the tree needs looking at again
+    if not _utf8(body, headers) or (b"&#" in body and _C1_REFERENCE.search(body)):
         return None
     try:
         root = etree.fromstring(body, _PARSER)
@@ -79,14 +84,40 @@ def _text(element: etree._Element) -> str:
     """An element holding text only; markup inside it is for feedparser."""
     if len(element):
         raise _NotPlain
-    text = element.text or ""
-    if _C1.search(text):
-        raise _NotPlain  # &#146; and the like: cp1252 that feedparser repairs
-    return text
+    return element.text or ""
+
+
+_MONTH_NAMES = ("jan", "feb", "mar", "apr", "may", "jun", "jul", "aug", "sep", "oct", "nov", "dec")
+_MONTHS = {name: number for number, name in enumerate(_MONTH_NAMES, 1)}
+#: the one shape most feeds write: "Sun, 01 Nov 2026 08:00:00 +0000" (or GMT)
+_RFC822 = re.compile(
+    r"(?:(?:mon|tue|wed|thu|fri|sat|sun), )?(\d{1,2}) ([a-z]{3}) (\d{4}) (\d\d):(\d\d):(\d\d) "
+    r"(?:([+-])(\d\d)(\d\d)|gmt)",
+    re.IGNORECASE,
+)
 
 
 def _date(value: str) -> time.struct_time | None:
-    return feedparser_date(value) if value.strip() else None
+    if not value.strip():
+        return None
+    return _rfc822(value) or feedparser_date(value)
+
+
+def _rfc822(value: str) -> time.struct_time | None:
+    """feedparser's reading of the commonest RFC 822 date, at a quarter of its cost (it tries
+    W3C-DTF first); None leaves anything else, and any date that is not valid, to feedparser."""
+    found = _RFC822.fullmatch(value)
+    month = found and _MONTHS.get(found.group(2).lower())
+    if not found or not month:
+        return None
+    day, _, year, hour, minute, second, sign, zone_hours, zone_minutes = found.groups()
+    offset = timedelta(hours=int(zone_hours or 0), minutes=int(zone_minutes or 0))
+    try:
+        stamp = datetime(int(year), month, int(day), int(hour), int(minute), int(second))
+        # as feedparser computes it, so that the two agree to the second
+        return (stamp - offset if sign != "-" else stamp + offset).utctimetuple()
+    except (OverflowError, ValueError):
+        return None
 
 
 def _once(entry: Entry, key: str, value: Any) -> None:

@@ -269,6 +269,8 @@ def in_item(xml: bytes) -> bytes:
         (in_item(b"<title>a</title><title>b</title>"), {}),
         (in_item(b'<media:title xmlns:media="m">a</media:title>'), {}),
         (in_item(b"<description>don&#146;t</description>"), {}),
+        (in_item(b"<title>don&#X92;t</title>"), {}),
+        (in_item(b"<title>&#0128;</title>"), {}),
         (b'<rss version="2.0"><channel><item><title>open', {}),
     ],
     ids=[
@@ -281,8 +283,46 @@ def in_item(xml: bytes) -> bytes:
         "repeated-title",
         "unknown-element",
         "cp1252-reference",
+        "cp1252-hex-reference",
+        "c1-padded-reference",
         "malformed",
     ],
 )
 def test_feeds_the_fast_path_leaves_to_feedparser(body: bytes, headers: dict[str, str]) -> None:
     assert read_plain_feed(body, headers) is None
+
+
+_DAYS = ["Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun", "Sunday", "Xyz"]
+_MONTH_WORDS = ["Jan", "Feb", "FEB", "nov", "Dec", "June", "Foo"]
+
+
+@settings(max_examples=600, deadline=None)
+@given(
+    st.sampled_from([*_DAYS, ""]),
+    st.integers(0, 32),
+    st.sampled_from(_MONTH_WORDS),
+    st.integers(1, 9999),
+    st.integers(0, 25),
+    st.integers(0, 61),
+    st.integers(0, 61),
+    st.sampled_from(["+0000", "-0500", "+0530", "-1259", "+9999", "GMT", "gmt", "UT", "EST", "Z"]),
+    st.sampled_from(["{d}, ", "{d} ", ""]),
+)
+def test_the_common_rfc822_dates_read_as_feedparser_reads_them(
+    day_name: str,
+    day: int,
+    month: str,
+    year: int,
+    hour: int,
+    minute: int,
+    second: int,
+    zone: str,
+    day_form: str,
+) -> None:
+    from feedparser.datetimes import _parse_date as feedparser_date
+
+    from monitor.sources.plainfeed import _date
+
+    head = day_form.format(d=day_name) if day_name else ""
+    text = f"{head}{day:02d} {month} {year:04d} {hour:02d}:{minute:02d}:{second:02d} {zone}"
+    assert _date(text) == feedparser_date(text)
