@@ -177,5 +177,5 @@ class Daemon:
             # the workers hold the rules they started with: new rules, new workers
             old = runtime.workers
             runtime.workers = old.with_rules(rules)
-            await asyncio.to_thread(old.close)
+            await old.aclose()
         logger.warning("rules reloaded: %d rules", len(rules))

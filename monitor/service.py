@@ -177,7 +177,7 @@ async def open_services(
         await fetcher.aclose()
         await batched.aclose()
         if runtime.workers is not None:
-            await asyncio.to_thread(runtime.workers.close)
+            await runtime.workers.aclose()
         store.close()
 
 

@@ -6,19 +6,16 @@ and those become planned alerts. Only new items travel back, once. Workers start
 forkserver (a clean, single-threaded process that imported the parsers once), never by forking
 the monitor, whose threads may hold locks. The rules and channels go to each worker once, as
 the pool starts; new rules take a new pool. A worker that dies (a parser crashing on a hostile
-feed) breaks the pool under every task in flight: a new pool tries each once more, and a feed
-that kills its worker again fails alone, as a parse error of that source. Such a feed is never
-parsed in the monitor's own process.
+feed) fails only the feed it held: a new worker tries it once more, and a feed that kills its
+worker again fails as a parse error of that source. Such a feed is never parsed in the
+monitor's own process.
 """
 
 from __future__ import annotations
 
-import asyncio
 import logging
 import time
 from collections.abc import Callable, Mapping, Sequence
-from concurrent.futures import ProcessPoolExecutor
-from concurrent.futures.process import BrokenProcessPool
 from multiprocessing.util import Finalize
 from pathlib import Path
 from typing import Any, TypeVar
@@ -30,6 +27,7 @@ from monitor.match import Rule, RuleSet
 from monitor.match.prefilter import rule_set_for
 from monitor.model import KeyedItem, PackedItems, Planned
 from monitor.planning import FeedRead, plan_alerts
+from monitor.process_pool import ProcessPool, WorkerDied
 from monitor.sources.normalize import keyed
 from monitor.sources.text import ParsedFeed
 from monitor.store import Store
@@ -108,20 +106,17 @@ class WorkerPool:
         self._channels = channels
         self._workers = workers
         self._store_at = store_at
-        self._executor = self._new_executor()
+        self._processes = ProcessPool(
+            workers,
+            context=forkserver.context(),
+            initializer=_start_worker,
+            initargs=(rules, channels, store_at),
+        )
 
     @property
     def reads_store(self) -> bool:
         """Whether the workers can look items up in the store (``read_new``)."""
         return self._store_at is not None
-
-    def _new_executor(self) -> ProcessPoolExecutor:
-        return ProcessPoolExecutor(
-            self._workers,
-            mp_context=forkserver.context(),
-            initializer=_start_worker,
-            initargs=(self.rules, self._channels, self._store_at),
-        )
 
     async def parse(
         self, name: str, body: bytes, *, url: str, headers: dict[str, str]
@@ -140,7 +135,7 @@ class WorkerPool:
         """``task``, which reads ``source``'s body in a worker, retried as ``_retrying`` does."""
         try:
             return await self._retrying(task, *args)
-        except BrokenProcessPool:
+        except WorkerDied:
             # Never in-process: a feed that crashes its parser would take the monitor with it.
             raise FetchError(
                 source, FetchErrorKind.PARSE, "the parser process died twice reading this feed"
@@ -149,35 +144,27 @@ class WorkerPool:
     async def plan(self, batch: list[KeyedItem]) -> Planned:
         try:
             return await self._retrying(_plan, batch)
-        except BrokenProcessPool:
+        except WorkerDied:
             logger.warning("matching workers died twice; matching %d items in-process", len(batch))
             return plan_alerts(self.rules, batch, self._channels)
 
     async def _retrying(self, task: Callable[..., T], *args: Any) -> T:
-        """``task`` in a worker, once more in a new pool if the pool broke under it.
-
-        A dying worker breaks every task in flight, not only its own: the others deserve a
-        second try, and the task that kills its worker fails again.
-        """
+        """``task`` in a worker, once more in a new worker if its worker died under it: a task
+        that kills its worker fails the second time too."""
         try:
-            return await self._run(task, *args)
-        except BrokenProcessPool:
-            logger.warning("a worker process died; its tasks are tried again in a new pool")
-            return await self._run(task, *args)
-
-    async def _run(self, task: Callable[..., T], *args: Any) -> T:
-        executor = self._executor
-        try:
-            return await asyncio.get_running_loop().run_in_executor(executor, task, *args)
-        except BrokenProcessPool:
-            if executor is self._executor:
-                executor.shutdown(wait=False, cancel_futures=True)
-                self._executor = self._new_executor()
-            raise
+            return await self._processes.run(task, *args)
+        except WorkerDied:
+            logger.warning("a worker process died under its task; trying it once more")
+            return await self._processes.run(task, *args)
 
     def with_rules(self, rules: Sequence[Rule]) -> WorkerPool:
         """A new pool of the same size holding ``rules``."""
         return WorkerPool(rules, self._channels, self._workers, store_at=self._store_at)
 
+    async def aclose(self) -> None:
+        """Let the tasks already given finish, then stop the workers."""
+        await self._processes.aclose()
+
     def close(self) -> None:
-        self._executor.shutdown(wait=True, cancel_futures=True)
+        """Stop the workers, from outside the event loop once it has ended."""
+        self._processes.close()

@@ -7,7 +7,6 @@ import asyncio
 import json
 import os
 from collections.abc import Iterator
-from concurrent.futures.process import BrokenProcessPool
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -17,6 +16,7 @@ from monitor.config import load_rules
 from monitor.errors import FetchError
 from monitor.forkserver import POOL_MIN_SOURCES, pool_size
 from monitor.planning import FeedRead
+from monitor.process_pool import WorkerDied
 from monitor.sources.feed import parse_feed
 from monitor.sources.normalize import keyed
 from monitor.store import Store
@@ -81,34 +81,55 @@ def pool() -> Iterator[WorkerPool]:
         opened.close()
 
 
-def test_a_worker_killed_under_a_feed_costs_only_a_retry_in_a_new_pool(pool: WorkerPool) -> None:
+def test_a_worker_that_dies_fails_only_its_own_task_and_another_takes_its_place() -> None:
     expected = parse_feed("wire", FEED, url="https://news.example.org/feed", headers={})
+    pool = WorkerPool(load_rules(SHIPPED_RULES, {"all"}), {}, 2)
 
     async def scenario() -> None:
-        first, _ = await pool.parse("wire", FEED, url="https://news.example.org/feed", headers={})
-        assert first == expected
-        # a worker dying under another task breaks the executor for every task in flight
-        dying = pool._executor.submit(os._exit, 1)
-        with pytest.raises(BrokenProcessPool):
-            await asyncio.wrap_future(dying)
+        dying, parsed = await asyncio.gather(
+            pool._processes.run(os._exit, 1),
+            pool.parse("wire", FEED, url="https://news.example.org/feed", headers={}),
+            return_exceptions=True,
+        )
+        assert isinstance(dying, WorkerDied)
+        assert isinstance(parsed, tuple)
+        assert parsed[0] == expected
         again, keys = await pool.parse(
             "wire", FEED, url="https://news.example.org/feed", headers={}
         )
         assert again == expected
         assert [k.keys for k in keys] == [k.keys for k in keyed(expected.items)]
+        await pool.aclose()
 
     asyncio.run(scenario())
 
 
 def test_a_task_that_kills_its_worker_every_time_fails_after_one_retry(pool: WorkerPool) -> None:
     async def scenario() -> None:
-        with pytest.raises(BrokenProcessPool):
+        with pytest.raises(WorkerDied):
             await pool._retrying(os._exit, 1)
         # the pool is whole again for the next task
         parsed, _ = await pool.parse("wire", FEED, url="u", headers={})
         assert len(parsed.items) == len(UNRELATED) + 1
 
     asyncio.run(scenario())
+
+
+def test_closing_lets_the_tasks_given_finish_first() -> None:
+    pool = WorkerPool(load_rules(SHIPPED_RULES, {"all"}), {}, 1)
+
+    async def scenario() -> list[int]:
+        reads = [
+            asyncio.ensure_future(pool.parse(f"w{n}", FEED, url="u", headers={})) for n in range(3)
+        ]
+        await asyncio.sleep(0)  # given, not yet read
+        await pool.aclose()
+        assert all(read.done() for read in reads)
+        with pytest.raises(RuntimeError, match="closed"):
+            await pool.parse("late", FEED, url="u", headers={})
+        return [len(read.result()[0].items) for read in reads]
+
+    assert asyncio.run(scenario()) == [len(UNRELATED) + 1] * 3
 
 
 def test_a_parse_error_in_a_worker_reaches_the_caller_whole(pool: WorkerPool) -> None:
