@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+
 import pytest
 from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
@@ -9,9 +11,9 @@ from hypothesis import strategies as st
 from monitor.config.yamlfile import parse_yaml
 from monitor.match import Rule, RuleSet, evaluate, parse_rules, prepare
 from monitor.match.expressions import AnyOf, Term
-from monitor.match.keyindex import MIN_KEYED_CHILDREN
+from monitor.match.keyindex import MIN_KEYED_CHILDREN, KeyScanner
 from monitor.match.prefilter import required_keys
-from monitor.match.text import fold, fold_with_offsets
+from monitor.match.text import fold, fold_with_offsets, is_cjk
 from monitor.model import Item
 
 WORDS = [
@@ -154,3 +156,33 @@ def test_a_field_is_searched_for_a_term_only_when_it_holds_a_key_and_finds_the_s
     for field in ("title", "summary"):
         searched = tuple(h.span() for h in term.pattern.finditer(prepared.folded[field]))
         assert prepared.find(term, field) == searched
+
+
+def _found_by_regex(keys: dict[str, list[int]], text: str) -> set[int]:
+    """What KeyScanner promises, key by key: a whole word, or a word's start for ``key*``;
+    a CJK end needs no boundary."""
+    found: set[int] = set()
+    for key, values in keys.items():
+        prefix = key.endswith("*") and len(key) > 1
+        literal = key[:-1] if prefix else key
+        before = "" if is_cjk(literal[0]) else r"(?<!\w)"
+        after = "" if prefix or is_cjk(literal[-1]) else r"(?!\w)"
+        if re.search(before + re.escape(literal) + after, text):
+            found.update(values)
+    return found
+
+
+KEY_WORDS = ["us", "arm", "u.s.", "r&d", "shut down", "relocat*", "上海", "中", "a_b", "x1", "café"]
+TEXT_PIECES = ["us", "arm", "pharma", "u.s.", "r&d", "shut down", "relocation", "上海市", "中国"]
+TEXT_PIECES += ["a_b", "a_bc", "x1", "x12", "café", "cafés", " ", ", ", "-", "_", "\n", "business"]
+
+
+@settings(max_examples=400, deadline=None)
+@given(
+    st.dictionaries(st.sampled_from(KEY_WORDS), st.lists(st.integers(0, 5), max_size=2)),
+    st.lists(st.sampled_from(TEXT_PIECES), max_size=15).map("".join),
+)
+def test_the_scanner_finds_a_key_exactly_where_its_boundaries_hold(
+    keys: dict[str, list[int]], text: str
+) -> None:
+    assert KeyScanner(keys).found(text) == _found_by_regex(keys, text)
