@@ -3,7 +3,9 @@
 A pass over thousands of feeds keeps the event loop busy with HTTP and the store busy with
 SQLAlchemy; in one process they take turns on one interpreter lock. Here the store's calls run
 in a child process with its own connection, many to a transaction as in batching.py, and the
-monitor only sends the arguments and reads the results. The child opens the same database, so
+monitor only sends the arguments and reads the results, both from its event loop: the calls of
+one turn of the loop go in one message, written without waiting (what the pipe cannot take yet
+is written when it can). The child opens the same database, so
 the monitor's other store calls (deliveries, health) run beside it as another process's would.
 A child that dies fails the calls in its hands and every later one with a StoreError.
 """
@@ -14,16 +16,18 @@ import asyncio
 import contextlib
 import itertools
 import logging
-import queue
+import os
+import struct
 import threading
 from collections.abc import Callable
 from multiprocessing.connection import Connection
+from multiprocessing.reduction import ForkingPickler
 from pathlib import Path
 from typing import Any, TypeVar
 
 from monitor import forkserver
 from monitor.errors import StoreError
-from monitor.store.batching import MAX_BATCH, run_batch, take_batch
+from monitor.store.batching import MAX_BATCH, run_batch
 from monitor.store.repository import Store
 
 logger = logging.getLogger(__name__)
@@ -32,25 +36,25 @@ T = TypeVar("T")
 Request = tuple[int, str, tuple[Any, ...], dict[str, Any]]
 
 
-def _serve(location: str, base_dir: Path | None, connection: Connection) -> None:
+def _serve(location: str, base_dir: Path | None, requests: Connection, answers: Connection) -> None:
     try:
         store = Store.open(location, base_dir=base_dir)
     except Exception as exc:
         # said before going, so that the monitor's error names the cause, not only the exit
         with contextlib.suppress(OSError, ValueError):
-            connection.send([(None, None, StoreError(f"cannot open the store: {exc}"))])
+            answers.send([(None, None, StoreError(f"cannot open the store: {exc}"))])
         return
     try:
         while True:
             try:
-                first: list[Request] | None = connection.recv()
+                first: list[Request] | None = requests.recv()
             except EOFError:  # the monitor is gone
                 return
             if first is None:
                 return
             batch, stop = list(first), False
-            while len(batch) < MAX_BATCH and connection.poll(0):
-                more: list[Request] | None = connection.recv()
+            while len(batch) < MAX_BATCH and requests.poll(0):
+                more: list[Request] | None = requests.recv()
                 if more is None:
                     stop = True
                     break
@@ -58,7 +62,7 @@ def _serve(location: str, base_dir: Path | None, connection: Connection) -> None
             outcomes, _ = run_batch(
                 store, [(getattr(store, name), args, kwargs) for _, name, args, kwargs in batch]
             )
-            connection.send(
+            answers.send(
                 [
                     (call_id, value, error)
                     for (call_id, *_), (value, error) in zip(batch, outcomes, strict=True)
@@ -70,66 +74,111 @@ def _serve(location: str, base_dir: Path | None, connection: Connection) -> None
         store.close()
 
 
+def _framed(message: object) -> bytes:
+    """``message`` as ``Connection.recv`` reads it: its pickle, after its length."""
+    payload = ForkingPickler.dumps(message)
+    return struct.pack("!i", len(payload)) + bytes(payload)
+
+
 class StoreProcess:
     """The store's calls, run in a child process many to a transaction."""
 
     def __init__(self, store: Store, location: str, base_dir: Path | None) -> None:
         self.store = store
         context = forkserver.context()
-        self._connection, child = context.Pipe()
+        child_requests, self._requests = context.Pipe(duplex=False)
+        self._answers, child_answers = context.Pipe(duplex=False)
         self._process = context.Process(
-            target=_serve, args=(location, base_dir, child), name="store-writer", daemon=True
+            target=_serve,
+            args=(location, base_dir, child_requests, child_answers),
+            name="store-writer",
+            daemon=True,
         )
-        # Sending from a thread: a send that waits for the child to read must never hold up
-        # the event loop, which is the one reading the child's answers. The thread starts the
-        # child too, as starting the forkserver takes a moment the monitor need not wait for.
-        self._outbox: queue.SimpleQueue[Request | None] = queue.SimpleQueue()
-        self._sender = threading.Thread(
-            target=self._send, args=(child,), name="store-sender", daemon=True
+        # The calls are written by the event loop, never waiting: what the pipe cannot take
+        # yet waits in ``_unwritten`` until the child reads.
+        os.set_blocking(self._requests.fileno(), False)
+        self._unsent: list[Request | None] = []
+        self._unwritten = bytearray()
+        self._writing = False
+        self._written: asyncio.Event | None = None
+        # Started from a thread: starting waits for the forkserver, which may still be
+        # importing; the calls meanwhile wait in the pipe.
+        self._starter = threading.Thread(
+            target=self._start, args=(child_requests, child_answers), name="store-starter"
         )
-        self._sender.start()
+        self._starter.start()
         self._ids = itertools.count()
         self._pending: dict[int, asyncio.Future[Any]] = {}
         self._loop: asyncio.AbstractEventLoop | None = None
         self._failed: str | None = None
 
-    async def call(self, action: Callable[..., T], /, *args: Any, **kwargs: Any) -> T:
-        """``action(*args, **kwargs)``, a method of the store, once its batch has committed."""
-        if self._failed is not None:
-            raise StoreError(f"state database {self.store.display}: {self._failed}")
-        loop = asyncio.get_running_loop()
-        if self._loop is None:
-            self._loop = loop
-            loop.add_reader(self._connection.fileno(), self._receive)
-        call_id = next(self._ids)
-        answer: asyncio.Future[T] = loop.create_future()
-        self._pending[call_id] = answer
-        self._outbox.put((call_id, action.__name__, args, kwargs))
-        return await answer
-
-    def _send(self, child: Connection) -> None:
+    def _start(self, *child_ends: Connection) -> None:
         try:
             self._process.start()
         except Exception as exc:  # no process: the reader sees the pipe close and fails calls
             logger.error("cannot start the store process: %s", exc)
-            self._connection.close()
-            return
         finally:
-            child.close()
-        while (request := self._outbox.get()) is not None:
-            # what queued up meanwhile goes in the same message: one pickle and one write
-            requests, stopping = take_batch(self._outbox, request)
-            try:
-                self._connection.send(requests)
-            except (OSError, ValueError):
-                return  # the child is gone; _receive fails what is pending
+            for end in child_ends:
+                end.close()
+
+    async def call(self, action: Callable[..., T], /, *args: Any, **kwargs: Any) -> T:
+        """``action(*args, **kwargs)``, a method of the store, once its batch has committed."""
+        if self._failed is not None:
+            raise StoreError(f"state database {self.store.display}: {self._failed}")
+        loop = self._bind()
+        call_id = next(self._ids)
+        answer: asyncio.Future[T] = loop.create_future()
+        self._pending[call_id] = answer
+        self._queue((call_id, action.__name__, args, kwargs))
+        return await answer
+
+    def _bind(self) -> asyncio.AbstractEventLoop:
+        if self._loop is None:
+            self._loop = asyncio.get_running_loop()
+            self._loop.add_reader(self._answers.fileno(), self._receive)
+        return self._loop
+
+    def _queue(self, request: Request | None) -> None:
+        # what is asked in one turn of the loop goes in one message: one pickle, one write
+        if not self._unsent and not self._unwritten:
+            assert self._loop is not None
+            self._loop.call_soon(self._write)
+        self._unsent.append(request)
+
+    def _write(self) -> None:
+        if self._unsent and not self._unwritten:
+            requests = [r for r in self._unsent if r is not None]
+            stopping = len(requests) < len(self._unsent)
+            self._unsent = []
+            if requests:
+                self._unwritten += _framed(requests)
             if stopping:
-                return
+                self._unwritten += _framed(None)
+        try:
+            while self._unwritten:
+                written = os.write(self._requests.fileno(), self._unwritten)
+                del self._unwritten[:written]
+        except BlockingIOError:
+            pass
+        except OSError:  # the child is gone; _receive fails what is pending
+            self._unwritten.clear()
+            self._unsent.clear()
+        self._watch_writes(bool(self._unwritten or self._unsent))
+
+    def _watch_writes(self, more: bool) -> None:
+        assert self._loop is not None
+        if more and not self._writing:
+            self._loop.add_writer(self._requests.fileno(), self._write)
+        elif not more and self._writing:
+            self._loop.remove_writer(self._requests.fileno())
+        self._writing = more
+        if not more and self._written is not None:
+            self._written.set()
 
     def _receive(self) -> None:
         try:
-            while self._connection.poll(0):
-                for call_id, value, error in self._connection.recv():
+            while self._answers.poll(0):
+                for call_id, value, error in self._answers.recv():
                     if call_id is None:  # the child could not start; it says why
                         self._fail(f"the store process stopped: {error}")
                         return
@@ -147,7 +196,7 @@ class StoreProcess:
         self._failed = reason
         if self._loop is not None:
             with contextlib.suppress(OSError, ValueError):  # the pipe may be closed already
-                self._loop.remove_reader(self._connection.fileno())
+                self._loop.remove_reader(self._answers.fileno())
         logger.error("state database %s: %s", self.store.display, reason)
         for answer in self._pending.values():
             if not answer.done():
@@ -158,15 +207,25 @@ class StoreProcess:
         """Finish the calls already sent, then stop the child."""
         if self._loop is not None and self._failed is None:
             with contextlib.suppress(OSError, ValueError):
-                self._loop.remove_reader(self._connection.fileno())
+                self._loop.remove_reader(self._answers.fileno())
+        if self._failed is None:
+            self._bind_for_close()
+            self._queue(None)
+            self._written = asyncio.Event()
+            with contextlib.suppress(TimeoutError):
+                async with asyncio.timeout(60):
+                    await self._written.wait()
+        if self._loop is not None:
+            self._watch_writes(False)
         await asyncio.to_thread(self._stop)
         self._failed = "closed, the call was not run"
 
+    def _bind_for_close(self) -> None:
+        if self._loop is None:
+            self._loop = asyncio.get_running_loop()
+
     def _stop(self) -> None:
-        self._outbox.put(None)
-        self._sender.join()
-        if self._failed is None:
-            with contextlib.suppress(OSError, ValueError):
-                self._connection.send(None)
+        self._starter.join()
         self._process.join(timeout=60)
-        self._connection.close()
+        self._requests.close()
+        self._answers.close()

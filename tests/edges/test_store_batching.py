@@ -4,6 +4,7 @@ of the monitor's (BatchedStore) and in a process of their own (StoreProcess)."""
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import os
 import signal
 from collections.abc import Callable
@@ -13,6 +14,7 @@ from pathlib import Path
 import pytest
 
 from monitor.errors import StoreError
+from monitor.model import KeyedItem
 from monitor.store import CommitResult, Store
 from monitor.store.batching import BatchedStore
 from monitor.store.process import StoreProcess
@@ -179,3 +181,31 @@ def test_a_store_process_that_cannot_open_the_store_says_why(tmp_path: Path) -> 
         opened.close()
     assert "cannot open the store" in message
     assert "a-file" in message
+
+
+def test_a_call_larger_than_the_pipe_holds_is_written_in_parts_and_answered(
+    store: Store,  # noqa: F811
+    database: str,  # noqa: F811
+) -> None:
+    # a pipe holds 64 KiB: this call is several times that, written as the child reads it
+    long_summary = "A long summary of the day's news. " * 20
+    entries = [
+        keyed(f"Story number {n} of a long day", guid=f"long-{n}", url=f"https://e.org/{n}")
+        for n in range(2000)
+    ]
+    batch = [(replace_summary(e, long_summary), []) for e in entries]
+
+    async def scenario() -> CommitResult:
+        batched = StoreProcess(store, database, None)
+        try:
+            committed: CommitResult = await batched.call(store.commit_items, "wire", batch, at=T0)
+            return committed
+        finally:
+            await batched.aclose()
+
+    assert asyncio.run(scenario()) == CommitResult(items_added=2000, alerts_enqueued=0)
+    assert store.filter_new(entries) == []
+
+
+def replace_summary(entry: KeyedItem, summary: str) -> KeyedItem:
+    return dataclasses.replace(entry, item=dataclasses.replace(entry.item, summary=summary))
