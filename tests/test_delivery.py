@@ -37,7 +37,12 @@ def smtp() -> Iterator[SmtpTestServer]:
 
 
 def monitor_for(
-    tmp_path: Path, http_server: LoopbackServer, channels: str, *, extra: str = ""
+    tmp_path: Path,
+    http_server: LoopbackServer,
+    channels: str,
+    *,
+    extra: str = "",
+    more_sources: str = "",
 ) -> MonitorCli:
     (tmp_path / "rules").mkdir(exist_ok=True)
     (tmp_path / "rules" / "r.yaml").write_text("name: lab-news\nnotify: all\nmatch: lab\n")
@@ -45,7 +50,7 @@ def monitor_for(
     cli.write_config(
         "state: state/monitor.db\nrules: rules\n"
         f"sources:\n  - {{name: wire, feed: {http_server.url}/feed.xml, every: 1s}}\n"
-        f"channels:\n{channels}{extra}"
+        f"{more_sources}channels:\n{channels}{extra}"
     )
     return cli
 
@@ -402,14 +407,11 @@ def test_check_sends_an_alert_while_a_slow_feed_is_still_being_read(
     http_server.set("/feed.xml", Reply(body=rss([STORY])))
     http_server.set("/slow.xml", slow_feed)
     receiver.set("/hook", webhook)
-    (tmp_path / "rules").mkdir()
-    (tmp_path / "rules" / "r.yaml").write_text("name: lab-news\nnotify: all\nmatch: lab\n")
-    cli = MonitorCli(tmp_path)
-    cli.write_config(
-        "state: state/monitor.db\nrules: rules\nsources:\n"
-        f"  - {{name: wire, feed: {http_server.url}/feed.xml}}\n"
-        f"  - {{name: slow, feed: {http_server.url}/slow.xml}}\n"
-        f"channels:\n  ops: {{webhook: {receiver.url}/hook}}\n"
+    cli = monitor_for(
+        tmp_path,
+        http_server,
+        f"  ops: {{webhook: {receiver.url}/hook}}\n",
+        more_sources=f"  - {{name: slow, feed: {http_server.url}/slow.xml}}\n",
     )
     result = cli.run("check")
     assert result.returncode == 0, result.stderr

@@ -5,15 +5,15 @@ from __future__ import annotations
 import json
 import logging
 from collections.abc import Mapping, Sequence
-from contextlib import AbstractContextManager
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Connection, RowMapping, Select, select, update
+from sqlalchemy import RowMapping, Select, select, update
 
 from monitor.model import Alert
 from monitor.store import rows, schema
+from monitor.store.part import StorePart
 
 logger = logging.getLogger(__name__)
 
@@ -31,13 +31,8 @@ class DeliveryRow:
     alert: Alert
 
 
-class DeliveryRecords:
+class DeliveryRecords(StorePart):
     """Part of ``Store``; the outbox's queries."""
-
-    def _transaction(
-        self, action: str, *, write: bool = False
-    ) -> AbstractContextManager[Connection]:
-        raise NotImplementedError
 
     @staticmethod
     def _delivery_query() -> Select[Any]:

@@ -2,22 +2,17 @@
 
 from __future__ import annotations
 
-from contextlib import AbstractContextManager
 from datetime import datetime
 
-from sqlalchemy import Connection, and_, select
+from sqlalchemy import and_, select
 
 from monitor.model import Item
 from monitor.store import rows, schema
+from monitor.store.part import StorePart
 
 
-class ItemHistory:
+class ItemHistory(StorePart):
     """Part of ``Store``; the queries of ``monitor test-rule --history``."""
-
-    def _transaction(
-        self, action: str, *, write: bool = False
-    ) -> AbstractContextManager[Connection]:
-        raise NotImplementedError
 
     def items_with_alerts(
         self, *, since: datetime, rule: str, limit: int = 100_000

@@ -3,17 +3,16 @@ found, in one transaction), a 304, a failure."""
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
-from contextlib import AbstractContextManager
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Connection, func, update
+from sqlalchemy import func, update
 from sqlalchemy.sql.elements import ClauseElement
 
-from monitor.model import KeyedItem, Outgoing, PackedItems
 from monitor.store import bulk, rows, schema
+from monitor.store.part import StorePart
 
 #: a source's row before its first poll: the columns that may not be empty
 _NEW_SOURCE: dict[str, Any] = {"consecutive_failures": 0, "fetched_once": False, "items_seen": 0}
@@ -36,51 +35,8 @@ class FetchSuccess:
     parse_ms: int | None = None
 
 
-class PollRecords:
+class PollRecords(StorePart):
     """Part of ``Store``; kept apart so that the store's main module stays about its core tables."""
-
-    def _transaction(
-        self, action: str, *, write: bool = False
-    ) -> AbstractContextManager[Connection]:
-        raise NotImplementedError
-
-    def shared_transaction(self) -> AbstractContextManager[None]:
-        raise NotImplementedError
-
-    def commit_items(
-        self,
-        source: str,
-        batch: Sequence[tuple[KeyedItem, Sequence[Outgoing]]],
-        *,
-        at: datetime,
-        packed: PackedItems | None = None,
-    ) -> CommitResult:
-        raise NotImplementedError
-
-    def commit_poll(
-        self,
-        source: str,
-        batch: Sequence[tuple[KeyedItem, Sequence[Outgoing]]],
-        *,
-        at: datetime,
-        fetched: FetchSuccess,
-        packed: PackedItems | None = None,
-    ) -> CommitResult:
-        """``commit_items`` and ``record_fetch_success`` in one transaction: a poll's items and
-        the fetch that found them are stored together or not at all."""
-        with self.shared_transaction():
-            committed = self.commit_items(source, batch, at=at, packed=packed)
-            self.record_fetch_success(
-                source,
-                at=at,
-                etag=fetched.etag,
-                last_modified=fetched.last_modified,
-                items_seen=committed.items_added,
-                next_poll_at=fetched.next_poll_at,
-                fetch_ms=fetched.fetch_ms,
-                parse_ms=fetched.parse_ms,
-            )
-        return committed
 
     def _update_source(
         self, action: str, name: str, values: Mapping[str, Any], *, items_added: int = 0

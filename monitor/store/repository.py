@@ -25,7 +25,7 @@ from monitor.store import bulk, rows, schema
 from monitor.store import engine as engines
 from monitor.store.deliveries import DeliveryRecords
 from monitor.store.history import ItemHistory
-from monitor.store.polls import CommitResult, PollRecords
+from monitor.store.polls import CommitResult, FetchSuccess
 from monitor.store.silences import SilenceRecords
 from monitor.store.source_health import SourceHealthRecords
 
@@ -59,7 +59,7 @@ class SourceState:
     parse_ms: int | None = None
 
 
-class Store(PollRecords, SourceHealthRecords, ItemHistory, DeliveryRecords, SilenceRecords):
+class Store(SourceHealthRecords, ItemHistory, DeliveryRecords, SilenceRecords):
     def __init__(self, engine: Engine, location: engines.Location) -> None:
         self._engine = engine
         self._location = location
@@ -203,6 +203,31 @@ class Store(PollRecords, SourceHealthRecords, ItemHistory, DeliveryRecords, Sile
                     for out in outgoing:
                         alerts_enqueued += self._enqueue(conn, item_id, out, now)
         return CommitResult(items_added=items_added, alerts_enqueued=alerts_enqueued)
+
+    def commit_poll(
+        self,
+        source: str,
+        batch: Sequence[tuple[KeyedItem, Sequence[Outgoing]]],
+        *,
+        at: datetime,
+        fetched: FetchSuccess,
+        packed: PackedItems | None = None,
+    ) -> CommitResult:
+        """``commit_items`` and ``record_fetch_success`` in one transaction: a poll's items and
+        the fetch that found them are stored together or not at all."""
+        with self.shared_transaction():
+            committed = self.commit_items(source, batch, at=at, packed=packed)
+            self.record_fetch_success(
+                source,
+                at=at,
+                etag=fetched.etag,
+                last_modified=fetched.last_modified,
+                items_seen=committed.items_added,
+                next_poll_at=fetched.next_poll_at,
+                fetch_ms=fetched.fetch_ms,
+                parse_ms=fetched.parse_ms,
+            )
+        return committed
 
     @staticmethod
     def _insert_items(

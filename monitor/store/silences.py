@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-from contextlib import AbstractContextManager
 from datetime import datetime
 
-from sqlalchemy import Connection, RowMapping, select, update
+from sqlalchemy import RowMapping, select, update
 
 from monitor.silences import Silence
 from monitor.store import rows, schema
+from monitor.store.part import StorePart
 
 
 def _silence(row: RowMapping) -> Silence:
@@ -22,13 +22,8 @@ def _silence(row: RowMapping) -> Silence:
     )
 
 
-class SilenceRecords:
+class SilenceRecords(StorePart):
     """Part of ``Store``."""
-
-    def _transaction(
-        self, action: str, *, write: bool = False
-    ) -> AbstractContextManager[Connection]:
-        raise NotImplementedError
 
     def add_silence(
         self, *, rule: str | None, match: str, comment: str, at: datetime, ends_at: datetime

@@ -2,15 +2,13 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
-from contextlib import AbstractContextManager
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
 
-from sqlalchemy import Connection, func, select
+from sqlalchemy import func, select
 
 from monitor.store import rows, schema
+from monitor.store.polls import PollRecords
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -22,18 +20,8 @@ class SourceActivity:
     last_at: datetime | None
 
 
-class SourceHealthRecords:
+class SourceHealthRecords(PollRecords):
     """Part of ``Store``; kept apart so that the store's main module stays about its core tables."""
-
-    def _transaction(
-        self, action: str, *, write: bool = False
-    ) -> AbstractContextManager[Connection]:
-        raise NotImplementedError
-
-    def _update_source(
-        self, action: str, name: str, values: Mapping[str, Any], *, items_added: int = 0
-    ) -> None:
-        raise NotImplementedError
 
     def record_health_alert(self, name: str, *, problem: str | None, at: datetime) -> None:
         """Remember which problem the health channels were told about; ``None`` once recovered."""
