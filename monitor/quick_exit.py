@@ -5,7 +5,8 @@ SQLAlchemy, aiohttp), and tearing it down frees them one by one: a fifth of a se
 of a command that has finished its work. Everything that matters is closed by then (the store,
 the workers, the HTTP clients), so the exit handlers run, the output is flushed, and the
 process ends at once. The interpreter's usual exit is kept whenever it would do more than
-that: while a thread that is not a daemon still runs, Python would wait for it.
+that: while a thread that is not a daemon still runs, Python would wait for it, and under a
+profiler or tracer, which reports as the interpreter unwinds.
 """
 
 from __future__ import annotations
@@ -31,6 +32,10 @@ def exit_code(exc: SystemExit) -> int:
 
 
 def can_skip_teardown() -> bool:
+    # a profiler or tracer (``python -m cProfile``, coverage) writes its report as the
+    # interpreter unwinds, after the exit handlers
+    if sys.getprofile() is not None or sys.gettrace() is not None:
+        return False
     main = threading.main_thread()
     return all(t is main or t.daemon or not t.is_alive() for t in threading.enumerate())
 

@@ -60,3 +60,19 @@ def test_the_status_is_the_one_python_gives_for_the_same_exit(
 ) -> None:
     assert exit_code(SystemExit(code)) == status
     assert capsys.readouterr().err == said
+
+
+def test_a_profiler_gets_to_write_its_report() -> None:
+    done = run(
+        """
+        import cProfile, io, pstats, sys
+        from monitor.quick_exit import leave
+        profiler = cProfile.Profile()
+        profiler.enable()
+        leave(0)
+        profiler.disable()
+        print("leave returned")
+        """
+    )
+    assert done.returncode == 0
+    assert done.stdout.splitlines() == ["leave returned"]
