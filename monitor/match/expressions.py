@@ -6,7 +6,7 @@ The parser reports every problem at ``path:line:col`` and leaves the faulty part
 
 from __future__ import annotations
 
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, fields, replace
 from functools import cached_property
 from typing import Any
 
@@ -110,20 +110,40 @@ class Scored:
 Expr = Term | AllOf | AnyOf | NoneOf | AtLeast | Near | Scored
 
 
-def share_equal(expr: Expr, shared: dict[Expr, Expr] | None = None) -> Expr:
+def share_equal(expr: Expr, shared: dict[object, Expr] | None = None) -> Expr:
     """``expr`` with equal parts made one object: a clause repeated through a YAML alias
     (``*event``) is then evaluated once per item (evaluate._Evaluation keeps results by
     object)."""
     shared = {} if shared is None else shared
+    if isinstance(expr, Term):
+        return shared.setdefault(expr, expr)
+    # Parts are made one from the leaves up, so two parts are equal when they are of one kind,
+    # with the same settings and the very same parts: a key that is quick to hash.
     if isinstance(expr, Scored):
         entries = tuple(replace(e, expr=share_equal(e.expr, shared)) for e in expr.entries)
-        if any(new.expr is not old.expr for new, old in zip(entries, expr.entries, strict=True)):
-            expr = replace(expr, entries=entries)
-    elif not isinstance(expr, Term):
+        changed = any(a.expr is not b.expr for a, b in zip(entries, expr.entries, strict=True))
+        key: object = (
+            Scored,
+            tuple((id(e.expr), e.weight, e.title_weight) for e in entries),
+            expr.threshold,
+            expr.line,
+        )
+    else:
         children = tuple(share_equal(child, shared) for child in expr.children)
-        if any(new is not old for new, old in zip(children, expr.children, strict=True)):
-            expr = replace(expr, children=children)
-    return shared.setdefault(expr, expr)
+        changed = any(a is not b for a, b in zip(children, expr.children, strict=True))
+        settings = tuple(getattr(expr, f.name) for f in fields(expr) if f.name != "children")
+        key = (type(expr), tuple(id(child) for child in children), settings)
+    found = shared.get(key)
+    if found is not None:
+        return found
+    if changed:
+        expr = (
+            replace(expr, entries=entries)
+            if isinstance(expr, Scored)
+            else replace(expr, children=children)
+        )
+    shared[key] = expr
+    return expr
 
 
 #: the index of a children tuple that several expressions share (a list used in many places),
