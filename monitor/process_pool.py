@@ -168,23 +168,21 @@ class ProcessPool:
             w.answer for w in self._workers if w.answer is not None
         ]
         await asyncio.gather(*pending, return_exceptions=True)
-        workers = list(self._workers)
-        for worker in workers:
-            self._stop(worker)
-        await asyncio.to_thread(self._join, workers)
+        await asyncio.to_thread(self._join, self._stop_all())
 
     def close(self) -> None:
         """Stop the workers now; for a caller outside the event loop, once it has ended."""
+        self._join(self._stop_all())
+
+    def _stop_all(self) -> list[_Worker]:
+        """Tell every worker to stop, and forget it: the workers, to join."""
         self._closed = True
         workers = list(self._workers)
         for worker in workers:
-            self._stop(worker)
-        self._join(workers)
-
-    def _stop(self, worker: _Worker) -> None:
-        with contextlib.suppress(OSError, ValueError):
-            worker.connection.send(None)
-        self._forget(worker)
+            with contextlib.suppress(OSError, ValueError):
+                worker.connection.send(None)
+            self._forget(worker)
+        return workers
 
     @staticmethod
     def _join(workers: list[_Worker]) -> None:

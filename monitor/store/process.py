@@ -97,7 +97,9 @@ class StoreProcess:
         # The calls are written by the event loop, never waiting: what the pipe cannot take
         # yet waits in ``_unwritten`` until the child reads.
         os.set_blocking(self._requests.fileno(), False)
-        self._unsent: list[Request | None] = []
+        self._unsent: list[Request] = []
+        #: the stop mark is to follow the calls still unsent
+        self._stopping = False
         self._unwritten = bytearray()
         self._writing = False
         self._written: asyncio.Event | None = None
@@ -138,22 +140,24 @@ class StoreProcess:
             self._loop.add_reader(self._answers.fileno(), self._receive)
         return self._loop
 
-    def _queue(self, request: Request | None) -> None:
+    def _queue(self, request: Request) -> None:
         # what is asked in one turn of the loop goes in one message: one pickle, one write
+        self._wake_writer()
+        self._unsent.append(request)
+
+    def _wake_writer(self) -> None:
         if not self._unsent and not self._unwritten:
             assert self._loop is not None
             self._loop.call_soon(self._write)
-        self._unsent.append(request)
 
     def _write(self) -> None:
-        if self._unsent and not self._unwritten:
-            requests = [r for r in self._unsent if r is not None]
-            stopping = len(requests) < len(self._unsent)
-            self._unsent = []
-            if requests:
-                self._unwritten += _framed(requests)
-            if stopping:
+        if not self._unwritten:
+            if self._unsent:
+                self._unwritten += _framed(self._unsent)
+                self._unsent = []
+            if self._stopping:
                 self._unwritten += _framed(None)
+                self._stopping = False
         try:
             while self._unwritten:
                 written = os.write(self._requests.fileno(), self._unwritten)
@@ -163,7 +167,8 @@ class StoreProcess:
         except OSError:  # the child is gone; _receive fails what is pending
             self._unwritten.clear()
             self._unsent.clear()
-        self._watch_writes(bool(self._unwritten or self._unsent))
+            self._stopping = False
+        self._watch_writes(bool(self._unwritten or self._unsent or self._stopping))
 
     def _watch_writes(self, more: bool) -> None:
         assert self._loop is not None
@@ -209,8 +214,10 @@ class StoreProcess:
             with contextlib.suppress(OSError, ValueError):
                 self._loop.remove_reader(self._answers.fileno())
         if self._failed is None:
-            self._bind_for_close()
-            self._queue(None)
+            if self._loop is None:
+                self._loop = asyncio.get_running_loop()
+            self._wake_writer()
+            self._stopping = True
             self._written = asyncio.Event()
             with contextlib.suppress(TimeoutError):
                 async with asyncio.timeout(60):
@@ -219,10 +226,6 @@ class StoreProcess:
             self._watch_writes(False)
         await asyncio.to_thread(self._stop)
         self._failed = "closed, the call was not run"
-
-    def _bind_for_close(self) -> None:
-        if self._loop is None:
-            self._loop = asyncio.get_running_loop()
 
     def _stop(self) -> None:
         self._starter.join()
