@@ -64,10 +64,9 @@ class PreparedItem:
         found = self.spans.get(cache_key)
         if found is None:
             text = self.folded[field]
-            literals = term.literals
             spans = []
             # every match holds one of the term's keys: a field without any needs no search
-            if literals is None or any(literal in text for literal in literals):
+            if term.may_match(text):
                 for hit in pattern.finditer(text):
                     spans.append(hit.span())
                     if len(spans) == MAX_HITS_PER_FIELD:
@@ -172,10 +171,8 @@ class _Evaluation:
 
     def _holds(self, expr: Expr) -> list[Hit] | None:
         if isinstance(expr, Term):
-            literals = expr.literals
-            text = self.prepared.text
             # most terms of a rule are nowhere in an item: one look at all of it settles them
-            if literals is not None and not any(literal in text for literal in literals):
+            if not expr.may_match(self.prepared.text):
                 return None
             hits = [
                 Hit(expr.label, field, start, end)

@@ -44,6 +44,11 @@ class Term:
             return None
         return tuple(k[:-1] if k.endswith("*") and len(k) > 1 else k for k in self.keys)
 
+    def may_match(self, text: str) -> bool:
+        """False when ``text`` holds none of the term's keys, so the term cannot match it."""
+        literals = self.literals
+        return literals is None or any(literal in text for literal in literals)
+
 
 @dataclass(frozen=True)
 class AllOf:
