@@ -90,8 +90,12 @@ def _dialect_name(conn: Connection) -> str:
     return name
 
 
-def _processors(dialect: Dialect, table: Table, columns: tuple[str, ...]) -> list[Any]:
-    return [table.c[name].type.dialect_impl(dialect).bind_processor(dialect) for name in columns]
+@lru_cache(maxsize=64)
+def _processors(dialect: Dialect, table: Table, columns: tuple[str, ...]) -> tuple[Any, ...]:
+    # made once per table and columns: an upsert runs for every source on every poll
+    return tuple(
+        table.c[name].type.dialect_impl(dialect).bind_processor(dialect) for name in columns
+    )
 
 
 def _bound(dialect: Dialect, table: Table, rows: Sequence[Mapping[str, Any]]) -> list[Any]:
