@@ -73,7 +73,11 @@ class Document:
 
     def mark(self, loc: Iterable[str | int], *, key: bool = False) -> tuple[int, int]:
         """The position of the deepest known node on ``loc``."""
-        path = self.resolve(loc)
+        path = tuple(loc)
+        if path not in self.value_marks:
+            # a pydantic loc, with its union tags (a real path resolves to itself, and the
+            # rule parser asks for the line of every term it reads)
+            path = self.resolve(path)
         if key and path in self.key_marks:
             return self.key_marks[path]
         return self.value_marks.get(path, self.value_marks.get((), (1, 1)))

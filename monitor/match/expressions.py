@@ -134,10 +134,17 @@ def share_equal(expr: Expr, shared: dict[object, Expr] | None = None) -> Expr:
             expr.line,
         )
     else:
-        children = tuple(share_equal(child, shared) for child in expr.children)
-        changed = any(a is not b for a, b in zip(children, expr.children, strict=True))
         settings = tuple(getattr(expr, f.name) for f in fields(expr) if f.name != "children")
-        key = (type(expr), tuple(id(child) for child in children), settings)
+        if _is_list_terms(expr.children):
+            # a named list's terms are one tuple for every use of the list already
+            # (_list_terms): going through its hundreds of terms again for each rule that
+            # uses it cost seconds
+            children, changed = expr.children, False
+            key = (type(expr), id(children), settings)
+        else:
+            children = tuple(share_equal(child, shared) for child in expr.children)
+            changed = any(a is not b for a, b in zip(children, expr.children, strict=True))
+            key = (type(expr), tuple(id(child) for child in children), settings)
     found = shared.get(key)
     if found is not None:
         return found
@@ -158,6 +165,8 @@ _SHARED_INDEXES: dict[int, tuple[tuple[Expr, ...], ChildIndex]] = {}
 _LIST_TERMS: dict[
     tuple[int, tuple[str, ...]], tuple[TermList, tuple[Term, ...], list[Problem]]
 ] = {}
+#: the same entries by the id of the terms' tuple (kept alive in the entry)
+_LIST_TERMS_BY_TUPLE: dict[int, list[tuple[TermList, tuple[Term, ...], list[Problem]]]] = {}
 _SHARED_MAX = 4096
 
 
@@ -170,6 +179,11 @@ def _child_index(children: tuple[Expr, ...]) -> ChildIndex:
         _SHARED_INDEXES.clear()  # rules reloaded many times: start over
     _SHARED_INDEXES[id(children)] = (children, index)
     return index
+
+
+def _is_list_terms(children: tuple[Expr, ...]) -> bool:
+    """Whether ``children`` is the terms of a named list, as ``_list_terms`` made them."""
+    return any(cached[1] is children for cached in _LIST_TERMS_BY_TUPLE.get(id(children), ()))
 
 
 def _list_terms(found: TermList, fields: tuple[str, ...]) -> tuple[tuple[Term, ...], list[Problem]]:
@@ -188,8 +202,11 @@ def _list_terms(found: TermList, fields: tuple[str, ...]) -> tuple[tuple[Term, .
         terms.append(Term(entry.label, fields, compiled.pattern, compiled.keys))
     if len(_LIST_TERMS) >= _SHARED_MAX:
         _LIST_TERMS.clear()
-    _LIST_TERMS[(id(found), fields)] = (found, tuple(terms), problems)
-    return tuple(terms), problems
+        _LIST_TERMS_BY_TUPLE.clear()
+    made = tuple(terms)
+    _LIST_TERMS[(id(found), fields)] = (found, made, problems)
+    _LIST_TERMS_BY_TUPLE[id(made)] = [(found, made, problems)]
+    return made, problems
 
 
 class ExprParser:

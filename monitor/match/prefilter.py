@@ -9,6 +9,7 @@ groups. A rule with no group (a lone regex, a ``none:`` on its own) is always ev
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
+from functools import lru_cache
 
 from monitor.match.evaluate import PreparedItem, evaluate, prepare
 from monitor.match.expressions import AllOf, AnyOf, AtLeast, Expr, Near, NoneOf, Scored, Term
@@ -19,8 +20,11 @@ from monitor.model import Item, Match
 Keys = frozenset[str] | None
 
 
+@lru_cache(maxsize=4096)
 def _cost(keys: frozenset[str]) -> float:
     """How often the keys may occur in text: short keys occur everywhere."""
+    # Cached: a named list of hundreds of terms is costed again for every rule that uses it,
+    # and again merged with each alternative (a frozenset keeps its hash, so a hit is cheap).
     return sum(0.25 ** len(key.rstrip("*")) for key in keys)
 
 
@@ -35,34 +39,7 @@ def _union(parts: Iterable[Keys]) -> Keys:
 
 def required_clauses(expr: Expr) -> list[frozenset[str]]:
     """Groups of literals such that every match of ``expr`` holds one literal of each group."""
-    if isinstance(expr, Term):
-        return [expr.keys] if expr.keys is not None else []
-    if isinstance(expr, AnyOf | AtLeast):
-        return _either(expr.children)
-    if isinstance(expr, AllOf | Near):
-        return [clause for child in expr.children for clause in required_clauses(child)]
-    if isinstance(expr, NoneOf):
-        return []
-    if isinstance(expr, Scored):
-        return _scored_clauses(expr)
-    raise TypeError(f"unknown expression {expr!r}")
-
-
-def _either(children: Sequence[Expr]) -> list[frozenset[str]]:
-    """One group for a match of any child: a group of each child, merged, chosen so that the
-    merged group is rare ("China" named in the title, or near the event, or near the site: the
-    places are the group, not the event's words)."""
-    options = [required_clauses(child) for child in children]
-    if not options or any(not groups for groups in options):
-        return []
-    best: frozenset[str] | None = None
-    for first in options[0]:
-        merged = set(first)
-        for groups in options[1:]:
-            merged |= min(groups, key=lambda group: _cost(frozenset(merged | group)))
-        if best is None or _cost(frozenset(merged)) < _cost(best):
-            best = frozenset(merged)
-    return [best] if best is not None else []
+    return _Clauses().of(expr)
 
 
 def required_keys(expr: Expr) -> Keys:
@@ -71,24 +48,78 @@ def required_keys(expr: Expr) -> Keys:
     return min(clauses, key=_cost) if clauses else None
 
 
-def _scored_clauses(expr: Scored) -> list[frozenset[str]]:
-    if expr.threshold <= 0:
-        return []
-    best = [max(e.weight, e.title_weight or e.weight, 0.0) for e in expr.entries]
-    reachable = sum(best)
-    # an entry without which the threshold cannot be reached is needed, like a child of all:
-    needed = [
-        clause
-        for entry, most in zip(expr.entries, best, strict=True)
-        if most > 0 and reachable - most < expr.threshold
-        for clause in required_clauses(entry.expr)
-    ]
-    if needed:
-        return needed
-    merged = _union(
-        required_keys(e.expr) for e, most in zip(expr.entries, best, strict=True) if most > 0
-    )
-    return [merged] if merged is not None else []
+class _Clauses:
+    """``required_clauses`` of many expressions, each part worked out once: rules share their
+    named lists and aliased clauses as one object (expressions.share_equal), and merging a list
+    of hundreds of terms again for each of a thousand rules took seconds."""
+
+    def __init__(self) -> None:
+        #: id of a part -> the part (keeping its id taken) and its groups
+        self._known: dict[int, tuple[Expr, list[frozenset[str]]]] = {}
+
+    def of(self, expr: Expr) -> list[frozenset[str]]:
+        known = self._known.get(id(expr))
+        if known is None:
+            known = self._known[id(expr)] = (expr, self._work_out(expr))
+        return known[1]
+
+    def _work_out(self, expr: Expr) -> list[frozenset[str]]:
+        if isinstance(expr, Term):
+            return [expr.keys] if expr.keys is not None else []
+        if isinstance(expr, AnyOf | AtLeast):
+            return self._either(expr.children)
+        if isinstance(expr, AllOf | Near):
+            return [clause for child in expr.children for clause in self.of(child)]
+        if isinstance(expr, NoneOf):
+            return []
+        if isinstance(expr, Scored):
+            return self._scored(expr)
+        raise TypeError(f"unknown expression {expr!r}")
+
+    def _either(self, children: Sequence[Expr]) -> list[frozenset[str]]:
+        """One group for a match of any child: a group of each child, merged, chosen so that
+        the merged group is rare ("China" named in the title, or near the event, or near the
+        site: the places are the group, not the event's words)."""
+        options = [self.of(child) for child in children]
+        if not options or any(not groups for groups in options):
+            return []
+        best: frozenset[str] | None = None
+        for first in options[0]:
+            merged = set(first)
+            for groups in options[1:]:
+                # a term has one group: nothing to choose (choosing costs a new set per term,
+                # and a named list has hundreds of terms)
+                merged |= (
+                    groups[0]
+                    if len(groups) == 1
+                    else min(groups, key=lambda group: _cost(frozenset(merged | group)))
+                )
+            if best is None or _cost(frozenset(merged)) < _cost(best):
+                best = frozenset(merged)
+        return [best] if best is not None else []
+
+    def _keys(self, expr: Expr) -> Keys:
+        clauses = self.of(expr)
+        return min(clauses, key=_cost) if clauses else None
+
+    def _scored(self, expr: Scored) -> list[frozenset[str]]:
+        if expr.threshold <= 0:
+            return []
+        best = [max(e.weight, e.title_weight or e.weight, 0.0) for e in expr.entries]
+        reachable = sum(best)
+        # an entry without which the threshold cannot be reached is needed, like a child of all:
+        needed = [
+            clause
+            for entry, most in zip(expr.entries, best, strict=True)
+            if most > 0 and reachable - most < expr.threshold
+            for clause in self.of(entry.expr)
+        ]
+        if needed:
+            return needed
+        merged = _union(
+            self._keys(e.expr) for e, most in zip(expr.entries, best, strict=True) if most > 0
+        )
+        return [merged] if merged is not None else []
 
 
 class RuleSet:
@@ -105,17 +136,26 @@ class RuleSet:
         indexed: dict[int, list[int]] = {}
         #: rule -> its other groups, each of which the item must hold one literal of too
         self._also: dict[int, list[frozenset[int]]] = {}
+        worked_out = _Clauses()
+        #: a group -> its literals' numbers; rules that use one list share one set
+        numbered: dict[frozenset[str], frozenset[int]] = {}
+
+        def numbers(group: frozenset[str]) -> frozenset[int]:
+            found = numbered.get(group)
+            if found is None:
+                found = numbered[group] = frozenset(ids.setdefault(k, len(ids)) for k in group)
+            return found
+
         for index, rule in enumerate(self.rules):
-            clauses = required_clauses(rule.expr)
+            clauses = worked_out.of(rule.expr)
             if not clauses:
                 self._always.append(index)
                 continue
             rarest = min(clauses, key=_cost)
-            numbered = [frozenset(ids.setdefault(key, len(ids)) for key in c) for c in clauses]
-            for key in rarest:
-                indexed.setdefault(ids[key], []).append(index)
-            others = [c for c, plain in zip(numbered, clauses, strict=True) if plain is not rarest]
-            self._also[index] = sorted(set(others), key=len)
+            for number in numbers(rarest):
+                indexed.setdefault(number, []).append(index)
+            others = {numbers(group) for group in clauses if group is not rarest}
+            self._also[index] = sorted(others, key=len)
         self._indexed = indexed
         self._scanner = KeyScanner({key: [number] for key, number in ids.items()})
 

@@ -12,6 +12,7 @@ from monitor.config.yamlfile import parse_yaml
 from monitor.match import Rule, RuleSet, evaluate, parse_rules, prepare
 from monitor.match.expressions import AnyOf, Term
 from monitor.match.keyindex import MIN_KEYED_CHILDREN, KeyScanner
+from monitor.match.lists import ListEntry, TermList
 from monitor.match.prefilter import required_keys
 from monitor.match.text import fold, fold_with_offsets, is_cjk
 from monitor.model import Item
@@ -41,19 +42,19 @@ TEXT_WORDS = [*WORDS, "relocation", "closure", "the", "a", "in", ".", "-", "CLOS
 terms = st.sampled_from([w for w in WORDS if w != "x"]).map(lambda w: f'"{w}"')
 
 
-def expressions(depth: int = 2) -> st.SearchStrategy[str]:
+def expressions(depth: int = 2, leaves: st.SearchStrategy[str] = terms) -> st.SearchStrategy[str]:
     if depth == 0:
-        return terms
-    inner = st.lists(expressions(depth - 1), min_size=1, max_size=3).map(", ".join)
+        return leaves
+    inner = st.lists(expressions(depth - 1, leaves), min_size=1, max_size=3).map(", ".join)
     return st.one_of(
-        terms,
+        leaves,
         inner.map(lambda x: "{all: [" + x + "]}"),
         inner.map(lambda x: "{any: [" + x + "]}"),
         inner.map(lambda x: "{none: [" + x + "]}"),
-        st.tuples(expressions(depth - 1), expressions(depth - 1), st.integers(1, 4)).map(
-            lambda t: "{near: [" + t[0] + ", " + t[1] + f"], within: {t[2]}" + "}"
-        ),
-        st.tuples(expressions(depth - 1), expressions(depth - 1)).map(
+        st.tuples(
+            expressions(depth - 1, leaves), expressions(depth - 1, leaves), st.integers(1, 4)
+        ).map(lambda t: "{near: [" + t[0] + ", " + t[1] + f"], within: {t[2]}" + "}"),
+        st.tuples(expressions(depth - 1, leaves), expressions(depth - 1, leaves)).map(
             lambda t: (
                 "{score: [{any: [" + t[0] + "], weight: 2}, {any: [" + t[1] + "], "
                 "weight: -1}], threshold: 1}"
@@ -63,9 +64,9 @@ def expressions(depth: int = 2) -> st.SearchStrategy[str]:
     )
 
 
-def parse(expression: str, index: int) -> Rule:
+def parse(expression: str, index: int, lists: dict[str, TermList] | None = None) -> Rule:
     doc = parse_yaml(f"name: r{index}\nnotify: [c]\nmatch: {expression}\n", display="r.yaml")
-    rules, problems = parse_rules(doc, {"c"})
+    rules, problems = parse_rules(doc, {"c"}, lists)
     assert not problems, problems
     return rules[0]
 
@@ -83,6 +84,43 @@ def test_rule_set_finds_exactly_what_evaluating_every_rule_finds(
     prepared = prepare(item)
     everything = [r.name for r in rules if evaluate(r, prepared) is not None]
     assert [r.name for r, _ in RuleSet(rules).matches(item)] == everything
+
+
+def _term_list(name: str, words: list[str]) -> TermList:
+    return TermList(name, f"lists/{name}.yaml", tuple(ListEntry(w, w, 1, 1) for w in words))
+
+
+#: two named lists, as every rule file of a folder shares them
+LISTS = {
+    "places": _term_list("places", ["China", "Shanghai", "上海", "office"]),
+    "acts": _term_list("acts", ["close", "closes", "shut down", "relocat*", "R&D"]),
+}
+with_lists = st.one_of(terms, st.sampled_from(['"@places"', '"@acts"']))
+
+
+@settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(st.lists(expressions(leaves=with_lists), min_size=1, max_size=6), texts, texts)
+def test_rules_sharing_named_lists_find_exactly_what_evaluating_every_rule_finds(
+    expressions_: list[str], title: str, summary: str
+) -> None:
+    # each rule parsed as its own file: the lists' terms are one tuple in all of them, which
+    # share_equal and the rule index each work out once
+    rules = [parse(e, i, LISTS) for i, e in enumerate(expressions_)]
+    item = Item(source="s", title=title, url="", summary=summary)
+    prepared = prepare(item)
+    everything = [r.name for r in rules if evaluate(r, prepared) is not None]
+    assert [r.name for r, _ in RuleSet(rules).matches(item)] == everything
+
+
+def test_a_named_list_is_one_tuple_of_terms_in_every_rule_that_uses_it() -> None:
+    first, second = parse('{all: ["@places", x]}', 0, LISTS), parse('"@places"', 1, LISTS)
+    assert isinstance(second.expr, AnyOf)
+    listed = [c for c in first.expr.children if isinstance(c, AnyOf)]
+    assert listed
+    assert listed[0].children is second.expr.children
+    keys = required_keys(second.expr)
+    assert keys is not None
+    assert {"china", "shanghai", "上海", "office"} <= keys
 
 
 def test_the_prefilter_skips_rules_whose_keys_are_absent() -> None:
