@@ -51,20 +51,49 @@ def clean_text(text: str, limit: int) -> str:
     return text if len(text) <= limit else text[: limit - 1].rstrip() + "…"
 
 
-def canonical_url(url: str) -> str:
+#: an http(s) URL with a plain host, maybe a port, and no query: most item links. Read with
+#: this, it gives what urlsplit gives (test_canonical_url_fast_path), at a third of the cost.
+_PLAIN_URL = re.compile(
+    r"https?://([A-Za-z0-9.-]+)(?::([0-9]{1,4}))?(/[^?#\x00-\x20\x7f]*)?(?:#[^\x00-\x20\x7f]*)?"
+)
+
+
+#: what canonical_url reads of a URL: host name, port, path and query
+UrlParts = tuple[str | None, int | None, str, str]
+
+
+def url_parts(url: str) -> UrlParts | None:
+    """``url``'s parts as urlsplit reads them; None for a URL it cannot read."""
+    plain = _PLAIN_URL.fullmatch(url)
+    if plain is None:
+        return url_parts_by_urlsplit(url)
+    hostname, port, path = plain.groups()
+    return hostname.lower(), int(port) if port else None, path or "", ""
+
+
+def url_parts_by_urlsplit(url: str) -> UrlParts | None:
     try:
-        parts = urlsplit(url.strip())
-    except ValueError:
-        return url.strip()
-    host = (parts.hostname or "").lower().removeprefix("www.").removeprefix("amp.")
-    if parts.port and parts.port not in (80, 443):
-        host = f"{host}:{parts.port}"
+        parts = urlsplit(url)
+        return parts.hostname, parts.port, parts.path, parts.query
+    except ValueError:  # a broken IPv6 host, a port out of range
+        return None
+
+
+def canonical_url(url: str) -> str:
+    url = url.strip()
+    parts = url_parts(url)
+    if parts is None:
+        return url
+    hostname, port, path, query_text = parts
+    host = (hostname or "").lower().removeprefix("www.").removeprefix("amp.")
+    if port and port not in (80, 443):
+        host = f"{host}:{port}"
     query = sorted(
         (k, v)
-        for k, v in parse_qsl(parts.query, keep_blank_values=True)
+        for k, v in (parse_qsl(query_text, keep_blank_values=True) if query_text else ())
         if not k.lower().startswith("utm_") and k.lower() not in _TRACKING_PARAMS
     )
-    path = _SLASHES.sub("/", parts.path or "/")
+    path = _SLASHES.sub("/", path or "/")
     path = _AMP_PATH.sub("", path).rstrip("/") or "/"
     return f"{host}{path}" + (f"?{urlencode(query)}" if query else "")
 

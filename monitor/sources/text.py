@@ -63,8 +63,19 @@ def parse_html(markup: str | bytes) -> BeautifulSoup | None:
             return None
 
 
+#: an absolute http(s) link that urljoin would give back exactly as it is: no empty query,
+#: fragment or parameters for it to drop, no characters for it to strip or remove
+_PLAIN_ABSOLUTE = re.compile(
+    r"https?://[^\x00-\x20\x7f?#;/][^\x00-\x20\x7f?#;]*(?:\?[^\x00-\x20\x7f#;]+)?"
+)
+
+
 def join_url(base: str, link: str) -> str:
     """``link`` resolved against ``base``; a link too broken to parse is kept as it is."""
+    # Most feed links are absolute already: urljoin would take both apart and put the link back
+    # together unchanged, a fifth of the time of reading an item (test_join_url_fast_path).
+    if _PLAIN_ABSOLUTE.fullmatch(link) and not link.endswith("?"):
+        return link
     try:
         return urljoin(base, link)
     except ValueError:

@@ -1,9 +1,21 @@
 from __future__ import annotations
 
+from urllib.parse import urljoin
+
 import pytest
+from hypothesis import example, given, settings
+from hypothesis import strategies as st
 
 from monitor.model import Item
-from monitor.sources.normalize import canonical_url, clean_text, identity_keys, title_fingerprint
+from monitor.sources.normalize import (
+    canonical_url,
+    clean_text,
+    identity_keys,
+    title_fingerprint,
+    url_parts,
+    url_parts_by_urlsplit,
+)
+from monitor.sources.text import join_url
 
 
 @pytest.mark.parametrize(
@@ -66,3 +78,38 @@ def test_item_without_guid_url_or_long_title_still_gets_a_key() -> None:
 def test_clean_text_strips_nul_and_controls_and_cuts_with_marker() -> None:
     assert clean_text("a\x00b\x07 \n c", 100) == "ab c"
     assert clean_text("x" * 50, 10) == "x" * 9 + "…"
+
+
+# Characters that urlsplit and urljoin treat specially, or that a fast path could mishandle.
+_URL_ALPHABET = st.sampled_from(
+    [*"aZ09.-_~/?#;:@[]%&=+ \t\n\\", "\x00", "\x7f", "é", "％", "ａ", "www.", "amp", "//"]
+)
+_URL_STARTS = st.sampled_from(
+    ["http://", "https://", "HTTP://", "http:///", "ftp://", "//", "/", "", "https://e.org"]
+)
+urls = st.tuples(_URL_STARTS, st.lists(_URL_ALPHABET, max_size=14).map("".join)).map("".join)
+
+
+@settings(max_examples=2000, deadline=None)
+@given(urls)
+@example("https://e.org:8080/a//b/")
+@example("http://E.Org:80")
+@example("http://e.org:0/x")
+def test_canonical_url_fast_path_reads_urls_as_urlsplit_does(url: str) -> None:
+    assert url_parts(url) == url_parts_by_urlsplit(url)
+
+
+def _urljoin_or_link(base: str, link: str) -> str:
+    try:
+        return urljoin(base, link)
+    except ValueError:
+        return link
+
+
+@settings(max_examples=2000, deadline=None)
+@given(st.sampled_from(["http://b.org/feed/", "https://b.org/x?y", "", "file:///f"]), urls)
+@example("http://b.org/feed/", "http:///path")
+@example("http://b.org/feed/", "http://a.org/x?")
+@example("http://b.org/feed/", "http://a.org/a/./b;p")
+def test_join_url_fast_path_gives_what_urljoin_gives(base: str, link: str) -> None:
+    assert join_url(base, link) == _urljoin_or_link(base, link)
