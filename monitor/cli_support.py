@@ -35,7 +35,7 @@ def load_from_context(
     ctx: click.Context, *, on_settings: Callable[[Settings], None] | None = None
 ) -> Config:
     try:
-        return load_config(config_path(ctx), on_settings=on_settings)
+        return load_config(config_path(ctx), on_settings=on_settings, cached=True)
     except ConfigError as exc:
         for problem in exc.problems:
             click.echo(str(problem), err=True)

@@ -18,12 +18,16 @@ _PROXY_VARS = (
 
 
 @pytest.fixture(autouse=True)
-def _clean_environ(monkeypatch: pytest.MonkeyPatch) -> None:
-    """Proxies or CA overrides from the developer's shell must not change what tests see."""
+def _clean_environ(
+    monkeypatch: pytest.MonkeyPatch, tmp_path_factory: pytest.TempPathFactory
+) -> None:
+    """Proxies or CA overrides from the developer's shell must not change what tests see, and
+    the monitor's config cache goes to the test run's own folder, not the user's."""
     for name in _PROXY_VARS:
         monkeypatch.delenv(name, raising=False)
         monkeypatch.delenv(name.lower(), raising=False)
     monkeypatch.delenv("MONITOR_CONFIG", raising=False)
+    monkeypatch.setenv("MONITOR_CACHE_DIR", str(tmp_path_factory.getbasetemp() / "config-cache"))
 
 
 @pytest.fixture

@@ -160,19 +160,43 @@ def load_templates_of(path: Path, settings: Settings) -> Templates:
     return load_templates(folder if folder.is_absolute() else path.parent / folder)
 
 
-def load_config(path: Path, *, on_settings: Callable[[Settings], None] | None = None) -> Config:
+def load_config(
+    path: Path,
+    *,
+    on_settings: Callable[[Settings], None] | None = None,
+    cached: bool = False,
+) -> Config:
     """Settings, rules and templates together; problems in all of them are reported at once.
 
     ``on_settings`` is called with valid settings before the rules and templates are read.
+    With ``cached``, settings and rules come from the cache of the last load when none of their
+    files changed since (config/cache.py), and a load that finds no problem is kept there.
     """
-    settings = load_settings(path)
+    from monitor.config import cache
+
+    def rules_dir_of(settings: Settings) -> Path:
+        return resolve_rules_dir(path, settings)
+
+    digest = cache.config_digest(path) if cached else None
+    kept = cache.read_cached(path, rules_dir_of, watched_files) if cached else None
+    settings = kept.settings if kept is not None else load_settings(path)
     if on_settings is not None:
         on_settings(settings)
     problems: list[Problem] = []
-    try:
-        rules = load_rules(resolve_rules_dir(path, settings), set(settings.channels))
-    except ConfigError as exc:
-        problems += exc.problems
+    rules: tuple[Rule, ...] = ()
+    if kept is not None:
+        rules = kept.rules
+    else:
+        rules_dir = rules_dir_of(settings)
+        # taken before the files are read: one edited meanwhile makes the next start a miss
+        read = cache.file_digests(watched_files(rules_dir)) if cached else {}
+        try:
+            rules = load_rules(rules_dir, set(settings.channels))
+        except ConfigError as exc:
+            problems += exc.problems
+        else:
+            if cached:
+                cache.write_cache(path, digest, rules_dir, read, cache.Loaded(settings, rules))
     try:
         templates = load_templates_of(path, settings)
     except ConfigError as exc:

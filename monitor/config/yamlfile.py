@@ -24,7 +24,7 @@ from monitor.errors import ConfigError, Problem
 MAX_FILE_BYTES = 1024 * 1024
 #: nodes built from one file, aliases counted each time they are expanded
 MAX_NODES = 100_000
-_ENV_REF = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)\}")
+ENV_REFERENCE = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)\}")
 _PLAIN_TAGS = {
     "tag:yaml.org,2002:str",
     "tag:yaml.org,2002:int",
@@ -177,7 +177,7 @@ class _Builder:
                 return ""
             return os.environ[name]
 
-        return _ENV_REF.sub(replace, value)
+        return ENV_REFERENCE.sub(replace, value)
 
 
 class _TooBig(Exception):
