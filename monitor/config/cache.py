@@ -67,7 +67,10 @@ def cache_file(config_path: Path) -> Path | None:
         folder = Path(chosen)
     else:
         xdg = os.environ.get("XDG_CACHE_HOME")
-        folder = (Path(xdg) if xdg else Path.home() / ".cache") / "news-monitor"
+        try:
+            folder = (Path(xdg) if xdg else Path.home() / ".cache") / "news-monitor"
+        except (KeyError, RuntimeError):  # no home folder (a service account): no cache
+            return None
     name = hashlib.sha256(str(config_path.resolve()).encode()).hexdigest()[:32]
     return folder / f"config-{name}.pickle"
 
@@ -113,12 +116,14 @@ def read_cached(
 ) -> Loaded | None:
     """The cached load of ``config_path``, if nothing it came from has changed."""
     where = cache_file(config_path)
-    if where is None or not where.is_file():
+    if where is None:
         return None
     try:
         with where.open("rb") as handle:
             # written by this monitor for this user, in a folder only they write to
             entry = pickle.load(handle)  # noqa: S301
+    except FileNotFoundError:
+        return None
     except Exception as exc:  # truncated, or classes that changed: read the files again
         logger.debug("config cache %s unreadable: %s", where, exc)
         return None
