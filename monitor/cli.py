@@ -6,7 +6,7 @@ import asyncio
 import json
 import sys
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import click
 
@@ -14,12 +14,13 @@ from monitor import __version__
 from monitor.cli_delivery import alerts, silence
 from monitor.cli_support import ReportedError, config_path, with_store
 from monitor.cli_support import load_from_context as _load
-from monitor.config import load_rules, load_settings, load_templates_of, resolve_rules_dir
-from monitor.config.schema import Settings
 from monitor.errors import ConfigError, MonitorError
-from monitor.forkserver import pass_workers, start_early
+from monitor.forkserver import pass_workers, start_early, start_for_many_feeds
 from monitor.logs import setup_logging
 from monitor.quick_exit import exit_code, leave
+
+if TYPE_CHECKING:
+    from monitor.config.schema import Settings
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
@@ -43,6 +44,8 @@ def cli(ctx: click.Context, config: str | None, verbose: int) -> None:
 @click.pass_context
 def validate(ctx: click.Context) -> None:
     """Check monitor.yaml and every rule file; print path:line:col: message per problem."""
+    from monitor.config import load_rules, load_settings, load_templates_of, resolve_rules_dir
+
     path = config_path(ctx)
     problems = []
     rules_count = 0
@@ -76,6 +79,9 @@ def validate(ctx: click.Context) -> None:
 @click.pass_context
 def check(ctx: click.Context) -> None:
     """Poll every source once, match, deliver, then exit."""
+
+    # before the config's own modules are imported, so that the forkserver's imports overlap them
+    start_for_many_feeds(config_path(ctx))
 
     def start_forkserver(settings: Settings) -> None:
         # its imports then overlap this process's reading of the rules and its own imports

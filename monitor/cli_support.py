@@ -9,11 +9,11 @@ from typing import TYPE_CHECKING, TypeVar
 
 import click
 
-from monitor.config import Config, load_config
-from monitor.config.schema import Settings
 from monitor.errors import ConfigError, MonitorError
 
 if TYPE_CHECKING:
+    from monitor.config import Config
+    from monitor.config.schema import Settings
     from monitor.store import Store
 
 DEFAULT_CONFIG = "monitor.yaml"
@@ -34,6 +34,10 @@ def config_path(ctx: click.Context) -> Path:
 def load_from_context(
     ctx: click.Context, *, on_settings: Callable[[Settings], None] | None = None
 ) -> Config:
+    # imported here: the config's modules (pydantic) are a fifth of a start, and `check` starts
+    # its forkserver first (forkserver.start_for_many_feeds)
+    from monitor.config import load_config
+
     try:
         return load_config(config_path(ctx), on_settings=on_settings, cached=True)
     except ConfigError as exc:

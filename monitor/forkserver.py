@@ -10,7 +10,9 @@ from __future__ import annotations
 import multiprocessing
 import multiprocessing.forkserver
 import os
+import re
 from multiprocessing.context import ForkServerContext
+from pathlib import Path
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
@@ -58,3 +60,33 @@ def start_early() -> None:
     """Start the forkserver now, so its imports run while this process does its own."""
     context()
     multiprocessing.forkserver.ensure_running()
+
+
+#: a feed source's key as a config writes it, in a flow mapping or a block
+_FEED_KEY = re.compile(rb"(?:^|[\s{,])feed:\s")
+_NO_WORKERS = re.compile(rb"parse_workers:\s*0\b")
+#: bytes of a config looked at for the guess
+_GUESS_BYTES = 4 * 1024 * 1024
+
+
+def start_for_many_feeds(config: Path) -> None:
+    """Start the forkserver before the settings are read when the config's text names many
+    feeds: its imports then overlap this process's own and the validation of the settings.
+
+    Only a guess from the raw text, to start early; ``pass_workers`` on the validated settings
+    decides whether workers run (a wrong guess costs a forkserver's imports, or starts it later).
+    """
+    try:
+        with config.open("rb") as handle:
+            text = handle.read(_GUESS_BYTES)
+    except OSError:
+        return
+    if names_many_feeds(text):
+        start_early()
+
+
+def names_many_feeds(config_text: bytes) -> bool:
+    """Whether a config's text seems to name enough feeds for a pool of workers."""
+    if _NO_WORKERS.search(config_text) is not None:
+        return False
+    return len(_FEED_KEY.findall(config_text)) >= POOL_MIN_SOURCES

@@ -14,7 +14,7 @@ import pytest
 
 from monitor.config import load_rules
 from monitor.errors import FetchError
-from monitor.forkserver import POOL_MIN_SOURCES, pool_size
+from monitor.forkserver import POOL_MIN_SOURCES, names_many_feeds, pool_size
 from monitor.planning import FeedRead
 from monitor.process_pool import WorkerDied
 from monitor.sources.feed import parse_feed
@@ -199,3 +199,15 @@ def test_a_worker_read_returns_only_what_the_store_has_not_seen(tmp_path: Path) 
     assert baseline.planned == []
     assert [(e.key, outs) for e, outs in baseline.packed.unpack([])] == [(story.key, [])]
     assert pool.reads_store
+
+
+def test_a_config_naming_many_feeds_starts_the_forkserver_before_its_settings_are_read() -> None:
+    block = "".join(f"  - name: f{n}\n    feed: https://e.org/{n}\n" for n in range(60))
+    flow = "".join(f"  - {{name: feed-{n}, feed: https://e.org/{n}}}\n" for n in range(60))
+    few = "".join(f"  - {{name: feed-{n}, feed: https://e.org/{n}}}\n" for n in range(3))
+    pages = "".join(f"  - {{name: p{n}, page: https://e.org/{n}}}\n" for n in range(60))
+    assert names_many_feeds(f"sources:\n{block}".encode())
+    assert names_many_feeds(f"sources:\n{flow}".encode())
+    assert not names_many_feeds(f"sources:\n{few}".encode())
+    assert not names_many_feeds(f"sources:\n{pages}".encode())
+    assert not names_many_feeds(f"defaults: {{parse_workers: 0}}\nsources:\n{flow}".encode())
