@@ -99,10 +99,12 @@ def file_digests(paths: Iterable[Path]) -> dict[str, str]:
 
 @lru_cache(maxsize=1)
 def code_digest() -> str:
-    """The Python and the monitor's modules (their sizes and times): pickled objects are only
-    read back by the code that wrote them."""
+    """The Python, pydantic (the settings are its models) and the monitor's modules (their
+    sizes and times): pickled objects are only read back by the code that wrote them."""
+    import pydantic
+
     package = Path(__file__).resolve().parents[1]
-    digest = hashlib.sha256(sys.version.encode())
+    digest = hashlib.sha256(f"{sys.version}\0{pydantic.VERSION}".encode())
     for module in sorted(package.rglob("*.py")):
         stat = module.stat()
         digest.update(f"{module.relative_to(package)}:{stat.st_size}:{stat.st_mtime_ns}".encode())
