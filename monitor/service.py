@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, TextIO
 
 from monitor.config import Config
-from monitor.config.schema import FeedSource, PageSource, Settings
+from monitor.config.schema import Settings
 from monitor.errors import MonitorError
 from monitor.fetch import Fetcher
 from monitor.fetch.client import USER_AGENT
@@ -189,30 +189,35 @@ async def check_once(
         runtime = services.runtime
         # One query for every source's state rather than one per source.
         states = {s.name: s for s in await asyncio.to_thread(runtime.store.all_source_states)}
-        # Sources in progress at once: a fetched feed waits for the parser and the store with
-        # its items in memory, so without a bound a pass over 10,000 feeds holds them all.
-        in_progress = asyncio.Semaphore(
-            IN_PROGRESS_PER_REQUEST * config.settings.defaults.concurrency
-        )
-
+        sources = config.settings.sources
+        done: list[tuple[int, SourceOutcome]] = []
         sweeps = SweepsDuringPass(services.outbox)
 
-        async def poll(source: FeedSource | PageSource) -> SourceOutcome:
-            async with in_progress:
+        async def poll_in_turn(turns: Iterator[int]) -> None:
+            # the runners share one iterator: each takes the next source when it is free
+            for index in turns:
+                source = sources[index]
                 state = states.pop(source.name, None) or SourceState(name=source.name)
                 outcome = await poll_source(runtime, source, state=state)
-            if outcome.alerts:
-                sweeps.alerts_queued()
-            return outcome
+                if outcome.alerts:
+                    sweeps.alerts_queued()
+                done.append((index, outcome))
 
+        # Sources in progress at once: a fetched feed waits for the parser and the store with
+        # its items in memory, so without a bound a pass over 10,000 feeds holds them all. A
+        # fixed set of runners bounds them where a task per source waiting on a semaphore cost
+        # a tenth of a pass over unchanged feeds.
+        runners = min(len(sources), IN_PROGRESS_PER_REQUEST * config.settings.defaults.concurrency)
+        turns = iter(range(len(sources)))
         sweeps.start()
         try:
-            outcomes = await asyncio.gather(*(poll(source) for source in config.settings.sources))
+            await asyncio.gather(*(poll_in_turn(turns) for _ in range(runners)))
         finally:
             during = await sweeps.stop()
+        outcomes = [outcome for _, outcome in sorted(done, key=lambda pair: pair[0])]
         await announce_health(config.settings, services.runtime.store, services.channels, utcnow())
         budget = config.settings.defaults.delivery_budget.total_seconds()
         report = await services.outbox.drain(budget)
         report.sent += during.sent
         report.dead += during.dead
-    return list(outcomes), report
+    return outcomes, report

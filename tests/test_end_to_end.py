@@ -212,3 +212,29 @@ def test_sources_table_shows_health_after_a_check(
     healthy = cli.run("sources").stdout.splitlines()[1].split()
     assert healthy[:2] == ["test-wire", "ok"]
     assert "3" in healthy  # items seen in the last day
+
+
+def test_check_prints_sources_in_config_order_however_their_answers_arrive(
+    tmp_path: Path, http_server: LoopbackServer
+) -> None:
+    # concurrency 2 keeps 16 sources in progress at once: the 20 are taken in turns, and the
+    # first answers last
+    for n in range(20):
+        http_server.set(f"/feed-{n}.xml", Reply(body=rss(UNRELATED), delay=0.5 if n == 0 else 0))
+    cli = MonitorCli(tmp_path)
+    cli.write_config(
+        "state: state/monitor.db\n"
+        f"rules: {SHIPPED_RULES}\n"
+        "defaults: {concurrency: 2, host_concurrency: 2, host_spacing: 0s,"
+        " allow_private: [127.0.0.1/32]}\n"
+        "sources:\n"
+        + "".join(
+            f"  - {{name: wire-{n}, feed: {http_server.url}/feed-{n}.xml}}\n" for n in range(20)
+        )
+        + "channels:\n  console: {console: {format: text}}\n"
+    )
+    result = cli.run("check")
+    assert result.returncode == 0, result.stderr
+    lines = [line for line in result.stdout.splitlines() if line.startswith("wire-")]
+    assert [line.split(":")[0] for line in lines] == [f"wire-{n}" for n in range(20)]
+    assert all(f"{len(UNRELATED)} items" in line for line in lines)
