@@ -122,7 +122,10 @@ def read_cached(
         return None
     try:
         with where.open("rb") as handle:
-            # written by this monitor for this user, in a folder only they write to
+            if not _own_and_private(os.fstat(handle.fileno())):
+                logger.warning("config cache %s is not yours alone; not reading it", where)
+                return None
+            # written by this monitor for this user (checked just above)
             entry = pickle.load(handle)  # noqa: S301
     except FileNotFoundError:
         return None
@@ -139,6 +142,11 @@ def read_cached(
     if file_digests(rule_files(rules_dir)) != entry.rule_files:
         return None
     return entry.loaded
+
+
+def _own_and_private(stat: os.stat_result) -> bool:
+    """A pickle runs code as it is read: only a file of this user that no one else can write."""
+    return stat.st_uid == os.geteuid() and not stat.st_mode & 0o022
 
 
 def write_cache(

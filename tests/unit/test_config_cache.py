@@ -119,3 +119,16 @@ def test_the_cache_can_be_turned_off(config: Path, monkeypatch: pytest.MonkeyPat
     assert cache_file(config) is None
     load_config(config, cached=True)
     assert not (config.parent / "cache").exists()
+
+
+def test_a_cache_file_others_can_write_is_not_read(config: Path) -> None:
+    load_config(config, cached=True)
+    where = cache_file(config)
+    assert where is not None
+    assert hit(config)
+    where.chmod(0o666)
+    assert not hit(config)
+    # the next load reads the files and writes a private cache again
+    assert len(load_config(config, cached=True).settings.sources) == 1
+    assert where.stat().st_mode & 0o077 == 0
+    assert hit(config)
