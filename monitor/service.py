@@ -37,6 +37,8 @@ logger = logging.getLogger(__name__)
 #: sources a pass keeps in progress for each request it may have in flight (``concurrency``):
 #: enough that polls waiting for the store do not hold up fetching (2 cost a 304 pass a third)
 IN_PROGRESS_PER_REQUEST = 8
+#: seconds the daemon's store thread waits after a call for others to share its transaction
+DAEMON_STORE_GATHER = 0.1
 
 
 class InstanceLocked(MonitorError):
@@ -145,7 +147,8 @@ async def open_services(
         # spend its time on: they go to a process of their own too
         batched = StoreProcess(store, settings.state, config.base_dir)
     else:
-        batched = BatchedStore(store)
+        # the daemon's writes come a few a second: a tenth of a second gathers several
+        batched = BatchedStore(store, gather=0.0 if one_pass else DAEMON_STORE_GATHER)
     runtime = Runtime(
         settings=settings,
         store=store,

@@ -13,6 +13,7 @@ import asyncio
 import logging
 import queue
 import threading
+import time
 from collections.abc import Callable, Sequence
 from concurrent.futures import Future
 from dataclasses import dataclass, field
@@ -29,13 +30,17 @@ T = TypeVar("T")
 MAX_BATCH = 500
 
 
-def take_batch(pending: queue.SimpleQueue[T | None], first: T) -> tuple[list[T], bool]:
-    """``first`` and what is queued behind it, up to MAX_BATCH; True when the stop mark
-    (None) was among them."""
+def take_batch(
+    pending: queue.SimpleQueue[T | None], first: T, *, gather: float = 0.0
+) -> tuple[list[T], bool]:
+    """``first`` and what is queued behind it, up to MAX_BATCH, and with ``gather`` what
+    arrives within that many seconds of it; True when the stop mark (None) was among them."""
     batch = [first]
+    deadline = time.monotonic() + gather
     while len(batch) < MAX_BATCH:
         try:
-            more = pending.get_nowait()
+            wait = deadline - time.monotonic()
+            more = pending.get(timeout=wait) if wait > 0 else pending.get_nowait()
         except queue.Empty:
             break
         if more is None:
@@ -53,10 +58,16 @@ class _Call:
 
 
 class BatchedStore:
-    """Runs store calls on one thread of its own, many to a transaction."""
+    """Runs store calls on one thread of its own, many to a transaction.
 
-    def __init__(self, store: Store) -> None:
+    With ``gather``, a transaction waits that many seconds after its first call for others:
+    the daemon's polls come one by one, and a transaction (and its fsync) for each of their
+    small writes was most of its CPU while nothing changes.
+    """
+
+    def __init__(self, store: Store, *, gather: float = 0.0) -> None:
         self.store = store
+        self._gather = gather
         self._queue: queue.SimpleQueue[_Call | None] = queue.SimpleQueue()
         #: how many calls ran, and in how many transactions
         self.calls = self.transactions = 0
@@ -87,7 +98,7 @@ class BatchedStore:
             first = self._queue.get()
             if first is None:
                 return
-            batch, stop = take_batch(self._queue, first)
+            batch, stop = take_batch(self._queue, first, gather=self._gather)
             self._run(batch)
             if stop:
                 return

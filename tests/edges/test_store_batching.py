@@ -209,3 +209,25 @@ def test_a_call_larger_than_the_pipe_holds_is_written_in_parts_and_answered(
 
 def replace_summary(entry: KeyedItem, summary: str) -> KeyedItem:
     return dataclasses.replace(entry, item=dataclasses.replace(entry.item, summary=summary))
+
+
+def test_with_a_gathering_window_calls_made_one_after_another_share_a_transaction(
+    store: Store,  # noqa: F811
+) -> None:
+    async def scenario(gather: float) -> int:
+        batched = BatchedStore(store, gather=gather)
+        calls = []
+        try:
+            for n in range(6):
+                # one after another, as the daemon's polls come: never queued together
+                call = batched.call(store.record_not_modified, f"s{n}", at=T0)
+                calls.append(asyncio.ensure_future(call))
+                await asyncio.sleep(0.01)
+            await asyncio.gather(*calls)
+        finally:
+            await batched.aclose()
+        assert batched.calls == 6
+        return batched.transactions
+
+    assert asyncio.run(scenario(0.0)) == 6
+    assert asyncio.run(scenario(0.5)) == 1
