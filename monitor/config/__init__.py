@@ -178,7 +178,7 @@ def load_config(
         return resolve_rules_dir(path, settings)
 
     digest = cache.config_digest(path) if cached else None
-    kept = cache.read_cached(path, rules_dir_of, watched_files) if cached else None
+    kept = cache.read_cached(path, digest, rules_dir_of, watched_files) if cached else None
     settings = kept.settings if kept is not None else load_settings(path)
     if on_settings is not None:
         on_settings(settings)

@@ -113,12 +113,14 @@ def code_digest() -> str:
 
 def read_cached(
     config_path: Path,
+    config: str | None,
     rules_dir_of: Callable[[Settings], Path],
     rule_files: Callable[[Path], list[Path]],
 ) -> Loaded | None:
-    """The cached load of ``config_path``, if nothing it came from has changed."""
+    """The cached load of ``config_path``, whose ``config_digest`` is ``config``, if nothing it
+    came from has changed."""
     where = cache_file(config_path)
-    if where is None:
+    if where is None or config is None:
         return None
     try:
         with where.open("rb") as handle:
@@ -134,7 +136,7 @@ def read_cached(
         return None
     if not isinstance(entry, _Entry) or entry.format != FORMAT:
         return None
-    if entry.code != code_digest() or entry.config != config_digest(config_path):
+    if entry.code != code_digest() or entry.config != config:
         return None
     rules_dir = rules_dir_of(entry.loaded.settings)
     if str(rules_dir) != entry.rules_dir:

@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 
 from monitor.config import load_config, watched_files
-from monitor.config.cache import cache_file, read_cached
+from monitor.config.cache import cache_file, config_digest, read_cached
 from monitor.errors import ConfigError
 
 RULE = "name: {name}\nnotify: all\nmatch: {{any: [{term}, '@places']}}\n"
@@ -36,7 +36,8 @@ def write_config(path: Path, *, sources: int) -> None:
 
 
 def hit(path: Path) -> bool:
-    return read_cached(path, lambda _: path.parent / "rules", watched_files) is not None
+    digest = config_digest(path)
+    return read_cached(path, digest, lambda _: path.parent / "rules", watched_files) is not None
 
 
 def test_a_second_load_with_nothing_changed_comes_from_the_cache_and_equals_the_first(
