@@ -165,8 +165,8 @@ _SHARED_INDEXES: dict[int, tuple[tuple[Expr, ...], ChildIndex]] = {}
 _LIST_TERMS: dict[
     tuple[int, tuple[str, ...]], tuple[TermList, tuple[Term, ...], list[Problem]]
 ] = {}
-#: the same entries by the id of the terms' tuple (kept alive in the entry)
-_LIST_TERMS_BY_TUPLE: dict[int, list[tuple[TermList, tuple[Term, ...], list[Problem]]]] = {}
+#: those terms' tuples, by id (kept alive here, so that the id is not reused)
+_LIST_TERM_TUPLES: dict[int, tuple[Term, ...]] = {}
 _SHARED_MAX = 4096
 
 
@@ -183,7 +183,7 @@ def _child_index(children: tuple[Expr, ...]) -> ChildIndex:
 
 def _is_list_terms(children: tuple[Expr, ...]) -> bool:
     """Whether ``children`` is the terms of a named list, as ``_list_terms`` made them."""
-    return any(cached[1] is children for cached in _LIST_TERMS_BY_TUPLE.get(id(children), ()))
+    return _LIST_TERM_TUPLES.get(id(children)) is children
 
 
 def _list_terms(found: TermList, fields: tuple[str, ...]) -> tuple[tuple[Term, ...], list[Problem]]:
@@ -202,10 +202,10 @@ def _list_terms(found: TermList, fields: tuple[str, ...]) -> tuple[tuple[Term, .
         terms.append(Term(entry.label, fields, compiled.pattern, compiled.keys))
     if len(_LIST_TERMS) >= _SHARED_MAX:
         _LIST_TERMS.clear()
-        _LIST_TERMS_BY_TUPLE.clear()
+        _LIST_TERM_TUPLES.clear()
     made = tuple(terms)
     _LIST_TERMS[(id(found), fields)] = (found, made, problems)
-    _LIST_TERMS_BY_TUPLE[id(made)] = [(found, made, problems)]
+    _LIST_TERM_TUPLES[id(made)] = made
     return made, problems
 
 

@@ -44,8 +44,7 @@ def required_clauses(expr: Expr) -> list[frozenset[str]]:
 
 def required_keys(expr: Expr) -> Keys:
     """Literals of which every match of ``expr`` contains one; None when nothing is required."""
-    clauses = required_clauses(expr)
-    return min(clauses, key=_cost) if clauses else None
+    return _Clauses().keys(expr)
 
 
 class _Clauses:
@@ -98,7 +97,8 @@ class _Clauses:
                 best = frozenset(merged)
         return [best] if best is not None else []
 
-    def _keys(self, expr: Expr) -> Keys:
+    def keys(self, expr: Expr) -> Keys:
+        """The rarest of ``expr``'s groups (see required_keys)."""
         clauses = self.of(expr)
         return min(clauses, key=_cost) if clauses else None
 
@@ -117,7 +117,7 @@ class _Clauses:
         if needed:
             return needed
         merged = _union(
-            self._keys(e.expr) for e, most in zip(expr.entries, best, strict=True) if most > 0
+            self.keys(e.expr) for e, most in zip(expr.entries, best, strict=True) if most > 0
         )
         return [merged] if merged is not None else []
 
