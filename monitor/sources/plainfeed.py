@@ -31,7 +31,8 @@ _PARSER = etree.XMLParser(
     resolve_entities=False, no_network=True, load_dtd=False, huge_tree=False, recover=False
 )
 _DECLARED = re.compile(rb"^\s*<\?xml[^>]*encoding=[\"']([A-Za-z0-9._-]+)[\"']")
-_C1 = re.compile("[\x80-\x9f]")
+#: U+0080 to U+009F as UTF-8 writes them
+_C1_UTF8 = re.compile(b"\xc2[\x80-\x9f]")
 _CHARSET = re.compile(r"charset=[\"']?([A-Za-z0-9._-]+)", re.IGNORECASE)
 #: a character reference to a C1 control (&#146;, &#x92;): cp1252 that feedparser repairs
 _C1_REFERENCE = re.compile(rb"&#(?:0*(?:12[89]|1[3-5][0-9])|[xX]0*[89][0-9a-fA-F]);")
@@ -49,12 +50,15 @@ def _utf8(body: bytes, headers: dict[str, str]) -> bool:
     charset = _CHARSET.search(headers.get("content-type", ""))
     if charset and charset.group(1).lower() not in ("utf-8", "utf8"):
         return False
+    if body.isascii():
+        return True
     try:
-        text = body.decode("utf-8")
+        body.decode("utf-8")
     except UnicodeDecodeError:
         return False
-    # C1 controls are cp1252 text mislabelled as UTF-8, which feedparser repairs
-    return _C1.search(text) is None
+    # C1 controls are cp1252 text mislabelled as UTF-8, which feedparser repairs; searched in
+    # the bytes, where the search skips to each 0xC2 rather than testing every character
+    return _C1_UTF8.search(body) is None
 
 
 def read_plain_feed(body: bytes, headers: dict[str, str]) -> tuple[list[Entry], Entry] | None:

@@ -271,6 +271,7 @@ def in_item(xml: bytes) -> bytes:
         (in_item(b"<description>don&#146;t</description>"), {}),
         (in_item(b"<title>don&#X92;t</title>"), {}),
         (in_item(b"<title>&#0128;</title>"), {}),
+        (in_item("<title>caf\u00e9 \u0085 news</title>".encode()), {}),
         (b'<rss version="2.0"><channel><item><title>open', {}),
     ],
     ids=[
@@ -285,11 +286,20 @@ def in_item(xml: bytes) -> bytes:
         "cp1252-reference",
         "cp1252-hex-reference",
         "c1-padded-reference",
+        "c1-control",
         "malformed",
     ],
 )
 def test_feeds_the_fast_path_leaves_to_feedparser(body: bytes, headers: dict[str, str]) -> None:
     assert read_plain_feed(body, headers) is None
+
+
+def test_the_fast_path_reads_utf8_beyond_c1() -> None:
+    # U+00A0 and U+0100 are written with the lead bytes 0xC2 and 0xC4, beside the C1 range
+    title = "caf\u00e9\u00a0\u0100 \u5317\u4eac"
+    read = read_plain_feed(in_item(f"<title>{title}</title>".encode()), {})
+    assert read is not None
+    assert read[0][0]["title"] == title
 
 
 _DAYS = ["Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun", "Sunday", "Xyz"]
