@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from functools import cached_property
 
 from monitor.match.expressions import AllOf, AnyOf, AtLeast, Expr, Near, NoneOf, Scored, Term
-from monitor.match.keyindex import ChildIndex
+from monitor.match.keyindex import Shortcuts
 from monitor.match.syntax import Rule
 from monitor.match.text import fold, fold_with_offsets, sentence_starts, word_starts
 from monitor.model import TEXT_FIELDS, Evidence, Item, Match
@@ -42,18 +42,24 @@ class PreparedItem:
         self._words: dict[str, list[int]] = {}
         self._sentences: dict[str, list[int]] = {}
         self._tried: dict[int, Sequence[int]] = {}
+        #: set by RuleSet.candidates: the literals its scan found, and what they rule out
+        self.found: set[int] = set()
+        self.shortcuts: Shortcuts | None = None
 
     @cached_property
     def text(self) -> str:
         """Every field at once, for the prefilters."""
         return "\n".join(self.folded.values())
 
-    def to_try(self, index: ChildIndex) -> Sequence[int]:
-        """``index.to_try`` for this item, once per index: a list used in several places of
-        a rule shares one index (see expressions._child_index)."""
-        found = self._tried.get(id(index))
+    def to_try(self, expr: AnyOf | AtLeast) -> Sequence[int]:
+        """The children of ``expr`` that may hold for this item, worked out once: a list used
+        in several places of a rule is one tuple of children (see expressions.share_equal)."""
+        key = id(expr.children)
+        found = self._tried.get(key)
         if found is None:
-            found = self._tried[id(index)] = index.to_try(self.text)
+            known = self.shortcuts.to_try(key, self.found) if self.shortcuts else None
+            found = known if known is not None else expr.child_index.to_try(self.text)
+            self._tried[key] = found
         return found
 
     def find(self, term: Term, field: str) -> tuple[tuple[int, int], ...]:
@@ -166,6 +172,10 @@ class _Evaluation:
         key = id(expr)
         if key in self._held:
             return self._held[key]
+        shortcuts = self.prepared.shortcuts
+        if shortcuts is not None and shortcuts.rules_out(key, self.prepared.found):
+            self._held[key] = None
+            return None
         found = self._held[key] = self._holds(expr)
         return found
 
@@ -192,7 +202,7 @@ class _Evaluation:
             needed = expr.count if isinstance(expr, AtLeast) else 1
             evidence, held = [], 0
             children = expr.children
-            for index in self.prepared.to_try(expr.child_index):
+            for index in self.prepared.to_try(expr):
                 found = self.holds(children[index])
                 if found is not None:
                     held += 1

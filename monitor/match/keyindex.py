@@ -80,3 +80,55 @@ class ChildIndex:
         if self._scanner is None:
             return range(self.count)
         return sorted(self._scanner.found(text).union(self.always))
+
+
+class Shortcuts:
+    """What one scan of an item, for every literal of a set of rules, tells about each part of
+    them (prefilter.RuleSet builds it): a part is ruled out when the item lacks every literal
+    of one of its required groups, and of an ``any`` only the children whose literals the item
+    holds are worth trying. Evaluating a candidate rule then never scans the item again.
+
+    The literals numbered below ``first`` are those that choose the candidate rules: every
+    item is scanned for them. The rest (common words of a ``none``, "to" in "moves to") are
+    looked for only in items that are candidates.
+    """
+
+    def __init__(
+        self,
+        literals: Mapping[str, int],
+        first: int,
+        needs: Mapping[int, Sequence[frozenset[int]]],
+        children: Mapping[int, tuple[Mapping[int, Sequence[int]], tuple[int, ...]]],
+    ) -> None:
+        self._first = KeyScanner({k: [n] for k, n in literals.items() if n < first})
+        self._rest = KeyScanner({k: [n] for k, n in literals.items() if n >= first})
+        #: id of a part -> groups of literal numbers, one of each of which it needs
+        self._needs = needs
+        #: id of an ``any``'s children -> the children holding each literal, and the unkeyed
+        self._children = children
+
+    def scan(self, text: str) -> set[int]:
+        """The numbers of the literals below ``first`` that ``text`` holds."""
+        return self._first.found(text)
+
+    def scan_rest(self, text: str) -> set[int]:
+        """The numbers of the other literals ``text`` holds."""
+        return self._rest.found(text)
+
+    def rules_out(self, part: int, found: set[int]) -> bool:
+        needs = self._needs.get(part)
+        return needs is not None and any(found.isdisjoint(group) for group in needs)
+
+    def to_try(self, children: int, found: set[int]) -> list[int] | None:
+        """The children (by id of their tuple) worth trying, in their written order; None
+        for children this does not know."""
+        known = self._children.get(children)
+        if known is None:
+            return None
+        by_literal, always = known
+        chosen = set(always)
+        for literal in found:
+            holding = by_literal.get(literal)
+            if holding:
+                chosen.update(holding)
+        return sorted(chosen)

@@ -4,16 +4,20 @@ Each rule is reduced to groups of literal keys such that any match holds a key o
 group per clause every match needs). One Aho-Corasick pass over the item finds every key at once;
 a rule is indexed by its rarest group and evaluated only when the item holds a key of each of its
 groups. A rule with no group (a lone regex, a ``none:`` on its own) is always evaluated.
+
+Every part of a rule has groups too. A candidate is scanned once more, for the literals of its
+parts that did not choose it, and its evaluation then skips any part whose groups the item lacks
+and any term of a list whose keys it lacks, without another scan (keyindex.Shortcuts).
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from functools import lru_cache
 
 from monitor.match.evaluate import PreparedItem, evaluate, prepare
 from monitor.match.expressions import AllOf, AnyOf, AtLeast, Expr, Near, NoneOf, Scored, Term
-from monitor.match.keyindex import KeyScanner
+from monitor.match.keyindex import Shortcuts
 from monitor.match.syntax import Rule
 from monitor.model import Item, Match
 
@@ -55,6 +59,9 @@ class _Clauses:
     def __init__(self) -> None:
         #: id of a part -> the part (keeping its id taken) and its groups
         self._known: dict[int, tuple[Expr, list[frozenset[str]]]] = {}
+        #: id of an ``any``'s children -> the children and their group: the ``any`` of a named
+        #: list is an object of each rule that uses it, but its children are one tuple
+        self._alternatives: dict[int, tuple[tuple[Expr, ...], list[frozenset[str]]]] = {}
 
     def of(self, expr: Expr) -> list[frozenset[str]]:
         known = self._known.get(id(expr))
@@ -66,7 +73,11 @@ class _Clauses:
         if isinstance(expr, Term):
             return [expr.keys] if expr.keys is not None else []
         if isinstance(expr, AnyOf | AtLeast):
-            return self._either(expr.children)
+            known = self._alternatives.get(id(expr.children))
+            if known is None:
+                known = (expr.children, self._either(expr.children))
+                self._alternatives[id(expr.children)] = known
+            return known[1]
         if isinstance(expr, AllOf | Near):
             return [clause for child in expr.children for clause in self.of(child)]
         if isinstance(expr, NoneOf):
@@ -157,15 +168,20 @@ class RuleSet:
             others = {numbers(group) for group in clauses if group is not rarest}
             self._also[index] = sorted(others, key=len)
         self._indexed = indexed
-        self._scanner = KeyScanner({key: [number] for key, number in ids.items()})
+        self._shortcuts = _shortcuts(self.rules, worked_out, ids, numbers)
 
     def candidates(self, prepared: PreparedItem) -> list[Rule]:
-        found = self._scanner.found(prepared.text)
+        """The rules worth evaluating for ``prepared``, whose evaluation then reuses the scan
+        that chose them."""
+        found = self._shortcuts.scan(prepared.text)
         chosen = set(self._always)
         for number in found:
             for index in self._indexed.get(number, ()):
                 if index not in chosen and all(not found.isdisjoint(c) for c in self._also[index]):
                     chosen.add(index)
+        if chosen:
+            prepared.found = found | self._shortcuts.scan_rest(prepared.text)
+            prepared.shortcuts = self._shortcuts
         return [self.rules[i] for i in sorted(chosen)]
 
     def matches(self, item: Item | PreparedItem) -> list[tuple[Rule, Match]]:
@@ -177,6 +193,76 @@ class RuleSet:
             if match is not None:
                 found.append((rule, match))
         return found
+
+
+def _shortcuts(
+    rules: Sequence[Rule],
+    worked_out: _Clauses,
+    ids: dict[str, int],
+    numbers: Callable[[frozenset[str]], frozenset[int]],
+) -> Shortcuts:
+    """The Shortcuts of every part of ``rules``; ``ids`` numbers their literals."""
+    #: the literals the rules are chosen by; the parts' own come after them
+    first = len(ids)
+    needs: dict[int, list[frozenset[int]]] = {}
+    children: dict[int, tuple[dict[int, list[int]], tuple[int, ...]]] = {}
+    #: id of a part, or of a tuple of parts -> whether it holds a ``score`` (all of them kept
+    #: alive by ``rules``); a named list is a tuple of parts that many rules share
+    scoring: dict[int, bool] = {}
+
+    def visit_all(parts: tuple[Expr, ...]) -> bool:
+        known = scoring.get(id(parts))
+        if known is None:
+            known = False
+            for part in parts:  # every part is recorded, so no stopping at the first score
+                known = visit(part) or known
+            scoring[id(parts)] = known
+        return known
+
+    def visit(expr: Expr) -> bool:
+        """Record ``expr`` and its parts; whether it holds a ``score``."""
+        known = scoring.get(id(expr))
+        if known is not None:
+            return known
+        if isinstance(expr, Term):
+            scores = False
+        elif isinstance(expr, Scored):
+            scores = True
+            for entry in expr.entries:
+                visit(entry.expr)
+        else:
+            scores = visit_all(expr.children)
+            if isinstance(expr, AnyOf | AtLeast):
+                _index_children(expr.children, children, ids)
+            groups = worked_out.of(expr)
+            # A part that scores adds to the rule's score as it is evaluated, held or not:
+            # skipping it would change the score.
+            if groups and not scores:
+                needs[id(expr)] = [numbers(group) for group in groups]
+        scoring[id(expr)] = scores
+        return scores
+
+    for rule in rules:
+        visit(rule.expr)
+    return Shortcuts(ids, first, needs, children)
+
+
+def _index_children(
+    parts: tuple[Expr, ...],
+    children: dict[int, tuple[dict[int, list[int]], tuple[int, ...]]],
+    ids: dict[str, int],
+) -> None:
+    if id(parts) in children:
+        return
+    by_literal: dict[int, list[int]] = {}
+    always = []
+    for index, child in enumerate(parts):
+        if isinstance(child, Term) and child.keys is not None:
+            for key in child.keys:
+                by_literal.setdefault(ids.setdefault(key, len(ids)), []).append(index)
+        else:
+            always.append(index)
+    children[id(parts)] = (by_literal, tuple(always))
 
 
 _last_built: list[RuleSet] = []
