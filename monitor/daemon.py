@@ -18,7 +18,7 @@ from typing import Any, TextIO
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
 from apscheduler.triggers.interval import IntervalTrigger
 
-from monitor.config import Config, load_rules, watched_files
+from monitor.config import Config, load_rules, watched_file_stats
 from monitor.config.schema import FeedSource, PageSource
 from monitor.errors import ConfigError
 from monitor.health_alerts import announce_health
@@ -36,14 +36,7 @@ DRAIN_TIMEOUT = 30.0
 
 
 def _rules_signature(rules_dir: Path) -> tuple[tuple[str, int, int], ...]:
-    signature = []
-    for path in watched_files(rules_dir):
-        try:
-            stat = path.stat()
-        except OSError:
-            continue
-        signature.append((str(path), stat.st_mtime_ns, stat.st_size))
-    return tuple(signature)
+    return tuple(watched_file_stats(rules_dir))
 
 
 class Daemon:

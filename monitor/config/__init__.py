@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -98,7 +99,35 @@ def rule_files(rules_dir: Path) -> list[Path]:
 
 def watched_files(rules_dir: Path) -> list[Path]:
     """The rule files and the term lists: an edit to any of them reloads the rules."""
-    return sorted(p for p in rules_dir.rglob("*") if p.suffix in RULE_SUFFIXES and p.is_file())
+    return [Path(path) for path, _, _ in watched_file_stats(rules_dir)]
+
+
+def watched_file_stats(rules_dir: Path) -> list[tuple[str, int, int]]:
+    """``watched_files`` as path text, each with its modification time and size: what the
+    daemon compares every two seconds to see an edit.
+
+    Walked with os.scandir, as ``Path.rglob`` walks it (a linked folder is not entered): with a
+    thousand rule files, rglob, Path objects and their sorting took a fifth of the time of a
+    daemon polling 10,000 unchanged feeds.
+    """
+    found: list[tuple[str, int, int]] = []
+    folders = [str(rules_dir)]
+    while folders:
+        try:
+            with os.scandir(folders.pop()) as entries:
+                for entry in entries:
+                    try:
+                        if entry.is_dir(follow_symlinks=False):
+                            folders.append(entry.path)
+                        elif os.path.splitext(entry.name)[1] in RULE_SUFFIXES and entry.is_file():
+                            stat = entry.stat()
+                            found.append((entry.path, stat.st_mtime_ns, stat.st_size))
+                    except OSError:  # removed, or a broken link, since the folder was read
+                        continue
+        except OSError:  # a folder that is missing or that cannot be read
+            continue
+    found.sort()
+    return found
 
 
 def load_rules(rules_dir: Path, channels: set[str]) -> tuple[Rule, ...]:
