@@ -168,7 +168,8 @@ def hostile_run(tmp_path_factory: pytest.TempPathFactory) -> Iterator[HostileRun
         cli.write_config(
             "state: state/monitor.db\n"
             f"rules: {SHIPPED_RULES}\n"
-            "defaults: {timeout: 10s}\n"
+            # one loopback server stands in for many publishers: no spacing between them
+            "defaults: {timeout: 10s, host_spacing: 0s}\n"
             f"sources:\n{sources}"
             "channels:\n"
             f'  ops: {{webhook: "{receiver.url}/hook"}}\n'

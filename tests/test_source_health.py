@@ -24,6 +24,8 @@ rules: {SHIPPED_RULES}
 health:
   notify: [ops]
   failing_after: 1s
+# two publishers on one loopback server: no spacing between them, as the waits here are timed
+defaults: {{host_spacing: 0s}}
 sources:
   - name: flaky-wire
     feed: {http_server.url}/feed.xml

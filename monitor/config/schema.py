@@ -284,7 +284,7 @@ class Defaults(Strict):
     #: requests in flight at once to one host (scheme, name and port)
     host_concurrency: int = Field(default=2, gt=0)
     #: pause between the starts of two requests to one host; 0s for none
-    host_spacing: DurationOrZero = timedelta(milliseconds=250)
+    host_spacing: DurationOrZero = timedelta(seconds=1)
     #: a delivery still failing after this long, or this many tries, is dead-lettered
     delivery_max_age: Duration = timedelta(hours=24)
     delivery_max_attempts: int = Field(default=20, gt=0)
