@@ -6,6 +6,8 @@ import json
 import time
 from pathlib import Path
 
+import pytest
+
 from tests.e2e_support import MonitorCli, rss, stop
 from tests.servers import LoopbackServer, Reply, wait_until
 
@@ -110,6 +112,27 @@ def test_validate_reports_unknown_lists_bad_regexes_and_failing_examples(
         f"{rules}/s.yaml:5:14: example should not match rule 's' but does (matched: lab): "
         "'A lab opens'",
     ]
+
+
+@pytest.mark.parametrize("pattern", ["(a+)+$", "(x|x)*y"])
+def test_a_regex_that_could_backtrack_for_ever_is_refused_before_any_feed_is_read(
+    tmp_path: Path, http_server: LoopbackServer, pattern: str
+) -> None:
+    # FAULTS C5: 64 KB of "a" would hold Python's regex engine for longer than a lifetime
+    cli = setup(tmp_path, http_server, f"{{regex: '{pattern}'}}")
+    http_server.set("/feed.xml", Reply(body=rss([{**STORIES[0], "description": "a" * 65536}])))
+    rules = tmp_path / "rules"
+
+    validated = cli.run("validate", timeout=30)
+    checked = cli.run("check", timeout=30)
+
+    assert validated.returncode == 1
+    (problem,) = validated.stdout.splitlines()
+    assert problem.startswith(f"{rules}/r.yaml:3:")
+    assert "exponential time" in problem
+    assert checked.returncode != 0
+    assert f"{rules}/r.yaml:3:" in checked.stdout + checked.stderr
+    assert http_server.requests_to("/feed.xml") == []
 
 
 def test_run_reloads_an_edited_list_and_keeps_the_last_good_rules_when_broken(

@@ -12,6 +12,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from functools import lru_cache
 
+from monitor.match.backtracking import backtracking_problem
 from monitor.match.inflect import PARTICLES, compound_forms, word_forms
 from monitor.match.text import fold, is_cjk
 
@@ -146,4 +147,7 @@ def compile_regex(source: str) -> CompiledTerm:
         raise TermError(f"invalid regex: {exc}") from exc
     if pattern.search(""):
         raise TermError("regex matches the empty string, so it would match every item")
+    slow = backtracking_problem(source, re.IGNORECASE)
+    if slow:
+        raise TermError(slow)
     return CompiledTerm(LazyPattern(source, re.IGNORECASE, pattern), None)

@@ -130,6 +130,8 @@ def test_regex_terms_run_on_folded_text() -> None:
     [
         ('  regex: "clos(e"\n', "r.yaml:4:10: invalid regex: missing ), unterminated subpattern"),
         ('  regex: "a*"\n', "r.yaml:4:10: regex matches the empty string"),
+        ('  regex: "(a+)+$"\n', "r.yaml:4:10: regex nests repeats (as in (a+)+)"),
+        ('  regex: "(x|x)*y"\n', "r.yaml:4:10: regex repeats alternatives that can start alike"),
         ("  any: [lab, no]\n", "r.yaml:4:14: YAML read this term as False: put it in quotes"),
         ("  near: [lab]\n", "r.yaml:4:9: near: needs at least two expressions"),
         ("  near: [a, b]\n  within: 0\n", "r.yaml:5:11: within: needs a number of words"),
