@@ -64,7 +64,7 @@ def _check(items: Items, fold: bool) -> str | None:
 
 
 def _unbounded_body_problem(body: Items, fold: bool) -> str | None:
-    inner = _repeated_chars(body, fold, top=True)
+    inner = _repeated_chars(body, fold)
     if inner is not None:
         leading = _first_chars(body, fold)
         closing = _last_chars(body, fold)
@@ -102,7 +102,7 @@ def _branches(items: Items) -> list[list[Items]]:
     return found
 
 
-def _repeated_chars(items: Items, fold: bool, *, top: bool) -> frozenset[str] | None:
+def _repeated_chars(items: Items, fold: bool) -> frozenset[str] | None:
     """The characters repeats inside ``items`` can match (None when they hold no repeat that
     can match more than once)."""
     found: set[str] = set()
@@ -112,11 +112,11 @@ def _repeated_chars(items: Items, fold: bool, *, top: bool) -> frozenset[str] | 
             if value[1] > 1:
                 seen = True
                 found |= _chars_of(list(value[2]), fold)
-            inner = _repeated_chars(list(value[2]), fold, top=False)
+            inner = _repeated_chars(list(value[2]), fold)
         elif op == sre.SUBPATTERN:
-            inner = _repeated_chars(list(value[-1]), fold, top=False)
+            inner = _repeated_chars(list(value[-1]), fold)
         elif op == sre.BRANCH:
-            parts = [_repeated_chars(list(b), fold, top=False) for b in value[1]]
+            parts = [_repeated_chars(list(b), fold) for b in value[1]]
             inner = None
             if any(p is not None for p in parts):
                 inner = frozenset().union(*(p for p in parts if p is not None))

@@ -63,15 +63,22 @@ class KeyScanner:
         return chosen
 
 
+def children_by_key(
+    keys_per_child: Sequence[frozenset[str] | None],
+) -> tuple[dict[str, list[int]], tuple[int, ...]]:
+    """The children holding each key, and those with no known literal (a regex, a nested
+    clause), which are always tried."""
+    by_key: dict[str, list[int]] = {}
+    for index, keys in enumerate(keys_per_child):
+        for key in keys or ():
+            by_key.setdefault(key, []).append(index)
+    return by_key, tuple(i for i, keys in enumerate(keys_per_child) if keys is None)
+
+
 class ChildIndex:
     def __init__(self, keys_per_child: Sequence[frozenset[str] | None]) -> None:
         self.count = len(keys_per_child)
-        #: children with no known literal (a regex, a nested clause) are always tried
-        self.always = tuple(i for i, keys in enumerate(keys_per_child) if keys is None)
-        by_key: dict[str, list[int]] = {}
-        for index, keys in enumerate(keys_per_child):
-            for key in keys or ():
-                by_key.setdefault(key, []).append(index)
+        by_key, self.always = children_by_key(keys_per_child)
         keyed = self.count - len(self.always)
         self._scanner = KeyScanner(by_key) if keyed >= MIN_KEYED_CHILDREN else None
 

@@ -17,7 +17,7 @@ from functools import lru_cache
 
 from monitor.match.evaluate import PreparedItem, evaluate, prepare
 from monitor.match.expressions import AllOf, AnyOf, AtLeast, Expr, Near, NoneOf, Scored, Term
-from monitor.match.keyindex import Shortcuts
+from monitor.match.keyindex import Shortcuts, children_by_key
 from monitor.match.syntax import Rule
 from monitor.model import Item, Match
 
@@ -254,15 +254,9 @@ def _index_children(
 ) -> None:
     if id(parts) in children:
         return
-    by_literal: dict[int, list[int]] = {}
-    always = []
-    for index, child in enumerate(parts):
-        if isinstance(child, Term) and child.keys is not None:
-            for key in child.keys:
-                by_literal.setdefault(ids.setdefault(key, len(ids)), []).append(index)
-        else:
-            always.append(index)
-    children[id(parts)] = (by_literal, tuple(always))
+    by_key, always = children_by_key([c.keys if isinstance(c, Term) else None for c in parts])
+    by_literal = {ids.setdefault(key, len(ids)): held for key, held in by_key.items()}
+    children[id(parts)] = (by_literal, always)
 
 
 _last_built: list[RuleSet] = []
