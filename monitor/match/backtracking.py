@@ -190,9 +190,10 @@ def _chars_of(items: Items, fold: bool) -> frozenset[str]:
 def _single(op: Any, value: Any, fold: bool) -> frozenset[str] | None:
     """The characters one single-character element matches; every one for anything else."""
     if op == sre.LITERAL:
-        return frozenset(c for c in _SAMPLES if _same(c, chr(value), fold)) or frozenset(
-            {chr(value)}
-        )
+        char = chr(value)
+        # a character beyond the samples stands for itself, in both cases when case is folded
+        itself = {char, char.lower(), char.upper()} if fold else {char}
+        return frozenset(c for c in _SAMPLES if _same(c, char, fold)) or frozenset(itself)
     if op == sre.NOT_LITERAL:
         return frozenset(c for c in _SAMPLES if not _same(c, chr(value), fold))
     if op == sre.ANY:

@@ -26,6 +26,7 @@ ROOT = Path(__file__).resolve().parents[2]
         r"((ab)*)+c",
         r"(?:a|a?b)*c",
         r"(?:Ab|aB)+c",  # alike once case is folded
+        r"(?:Äb|äc)+d",  # beyond the sample characters too
         r"x(?=(a+)+$)",  # inside a lookahead too
         r"(?:(?:\d+)+,)?",  # inside a group that is itself optional
     ],
