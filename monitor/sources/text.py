@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import html
 import re
 import warnings
 from dataclasses import dataclass
@@ -11,6 +12,7 @@ from typing import TYPE_CHECKING
 from urllib.parse import urljoin
 
 from monitor.model import Item
+from monitor.sources.html_text import visible_strings
 from monitor.sources.normalize import clean_text
 
 if TYPE_CHECKING:
@@ -34,14 +36,17 @@ class ParsedFeed:
 
 
 def html_to_text(markup: str, limit: int = TEXT_LIMIT) -> str:
+    """The text a reader sees in ``markup``, on one line (see html_text.py)."""
     if "<" not in markup and "&" not in markup:
         return clean_text(markup, limit)
-    soup = parse_html(markup[: limit * 4])
-    if soup is None:
+    part = markup[: limit * 4]
+    if "<" not in part:
+        # "R&D", "AT&amp;T": no tag, so entities are all there is to read
+        return clean_text(html.unescape(part), limit)
+    strings = visible_strings(part)
+    if strings is None:
         return clean_text(markup, limit)
-    for node in soup(["script", "style", "noscript"]):
-        node.decompose()
-    return clean_text(soup.get_text(" "), limit)
+    return clean_text(" ".join(strings), limit)
 
 
 #: lxml: faster than the standard library's parser on big pages, and a dependency anyway
