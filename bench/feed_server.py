@@ -6,7 +6,9 @@ It prints ``listening PORT...`` once ready (``--hosts`` ports, each a host to a 
 ``/feeds/N.xml`` is feed N: ``--items`` items of news-like text, about 1 % of them
 (``--story-rate``) a foreign technology firm closing a lab or office in China, taken from the
 rule's corpus. Every feed has an ETag; a request that sends it back gets 304.
-With ``--fresh`` every answer is new items instead. ``/stats`` counts the answers of each kind.
+With ``--fresh`` every answer is new items instead; with ``--html`` summaries are
+markup (paragraphs and a link), as most publishers' feeds have them. ``/stats`` counts the
+answers of each kind.
 ``--delay`` holds each response that long, standing in for the internet's latency. asyncio keeps
 thousands of connections open in one thread, so the server is never the bottleneck of a bench.
 """
@@ -49,9 +51,11 @@ def _corpus() -> tuple[list[dict[str, str]], list[dict[str, str]]]:
     return data["positives"], data["negatives"]
 
 
-def feed_body(index: int, items: int, story_rate: float, edition: int = 0) -> bytes:
+def feed_body(
+    index: int, items: int, story_rate: float, edition: int = 0, *, html: bool = False
+) -> bytes:
     """Feed ``index``: the same bytes on every call for the same arguments; each ``edition`` is
-    a new set of items."""
+    a new set of items. With ``html``, each summary is markup, as most publishers send it."""
     positives, negatives = _corpus_cache()
     rng = random.Random((7 + edition) * 1_000_003 + index)
     item_id = f"{index}.{edition}" if edition else str(index)
@@ -68,6 +72,9 @@ def feed_body(index: int, items: int, story_rate: float, edition: int = 0) -> by
             story = {"title": f"{headline} (report {item_id}.{n})", "summary": ""}
         # a story's own summary, as a real feed has it; other news gets sentences of filler
         body = story["summary"] or " ".join(rng.sample(_FILLER, 6))
+        if html:
+            link = f"https://news{index % 50}.example.org/{item_id}/{n}"
+            body = f'<p>{escape(body)}</p><p><a href="{link}">Read more</a></p>'
         published = format_datetime(base - timedelta(minutes=index * 37 + n * 11))
         entries.append(
             f"<item><title>{escape(story['title'])}</title>"
@@ -95,9 +102,17 @@ def _corpus_cache() -> tuple[list[dict[str, str]], list[dict[str, str]]]:
 
 class FeedServer:
     def __init__(
-        self, feeds: int, items: int, story_rate: float, delay: float, *, fresh: bool = False
+        self,
+        feeds: int,
+        items: int,
+        story_rate: float,
+        delay: float,
+        *,
+        fresh: bool = False,
+        html: bool = False,
     ) -> None:
-        self.bodies = [feed_body(i, items, story_rate) for i in range(feeds)]
+        self.bodies = [feed_body(i, items, story_rate, html=html) for i in range(feeds)]
+        self.html = html
         self.items = items
         self.story_rate = story_rate
         self.delay = delay
@@ -138,7 +153,7 @@ class FeedServer:
             return
         if self.fresh:
             edition = 1 + sum(self.served.values())
-            body = feed_body(index, self.items, self.story_rate, edition)
+            body = feed_body(index, self.items, self.story_rate, edition, html=self.html)
         etag = f'"feed-{index}"'
         if not self.fresh and headers.get("if-none-match") == etag:
             self.served["304"] += 1
@@ -154,7 +169,9 @@ class FeedServer:
 
 
 async def serve(args: argparse.Namespace) -> None:
-    server = FeedServer(args.feeds, args.items, args.story_rate, args.delay, fresh=args.fresh)
+    server = FeedServer(
+        args.feeds, args.items, args.story_rate, args.delay, fresh=args.fresh, html=args.html
+    )
     listeners = [
         await asyncio.start_server(
             server.handle, "127.0.0.1", args.port + n if args.port else 0, backlog=4096
@@ -189,6 +206,7 @@ def main() -> None:
     parser.add_argument("--port", type=int, default=0)
     parser.add_argument("--hosts", type=int, default=1, help="ports to listen on, each a host")
     parser.add_argument("--fresh", action="store_true", help="new items in every answer")
+    parser.add_argument("--html", action="store_true", help="summaries as HTML markup")
     asyncio.run(serve(parser.parse_args()))
 
 

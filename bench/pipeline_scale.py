@@ -1,7 +1,7 @@
 """The whole pipeline over many feeds: first pass, all-304 pass, wall time and peak memory.
 
     .venv/bin/python bench/pipeline_scale.py [--feeds 1000] [--items 30] [--rules 1000]
-                                             [--delay 0] [--hosts 20]
+                                             [--delay 0] [--hosts 20] [--html]
 
 Feeds are served by bench/feed_server.py in its own process on ``--hosts`` loopback ports (each
 a host to the per-host limits, raised to 8 requests at once for the run); each run is
@@ -54,6 +54,7 @@ def main() -> None:
     parser.add_argument("--rules", type=int, default=1000)
     parser.add_argument("--delay", type=float, default=0.0)
     parser.add_argument("--hosts", type=int, default=20, help="loopback servers, one port each")
+    parser.add_argument("--html", action="store_true", help="summaries as HTML markup")
     args = parser.parse_args()
 
     server, hosts = start_feed_server(
@@ -61,6 +62,7 @@ def main() -> None:
         f"--items={args.items}",
         f"--delay={args.delay}",
         f"--hosts={args.hosts}",
+        *(["--html"] if args.html else []),
     )
     try:
         with tempfile.TemporaryDirectory() as scratch:

@@ -1,6 +1,6 @@
 """``monitor check`` beside rss2email on the same feeds, in one run: wall times and their ratio.
 
-    .venv/bin/python bench/vs_rss2email.py [--feeds 1000] [--items 30] [--rss2email PATH]
+    .venv/bin/python bench/vs_rss2email.py [--feeds 1000] [--items 30] [--html] [--rss2email PATH]
 
 One loopback server (bench/feed_server.py, its own process) serves ``--feeds`` synthetic feeds of
 news-like text with ETags. Each tool runs twice on a fresh state: the first pass sees every item
@@ -113,12 +113,16 @@ def main() -> None:
     parser.add_argument("--items", type=int, default=30)
     parser.add_argument("--delay", type=float, default=0.0)
     parser.add_argument("--host-concurrency", type=int, default=16)
+    parser.add_argument("--html", action="store_true", help="summaries as HTML markup")
     parser.add_argument("--rss2email", help="an r2e program to use instead of the bench's own")
     args = parser.parse_args()
     r2e = rss2email_program(args.rss2email)
 
     server, (base,) = start_feed_server(
-        f"--feeds={args.feeds}", f"--items={args.items}", f"--delay={args.delay}"
+        f"--feeds={args.feeds}",
+        f"--items={args.items}",
+        f"--delay={args.delay}",
+        *(["--html"] if args.html else []),
     )
     figures: dict[str, tuple[float, str, float]] = {}
     try:
@@ -136,7 +140,8 @@ def main() -> None:
         server.kill()
 
     print(
-        f"{args.feeds} feeds x {args.items} items, one loopback host, delay {args.delay}s,"
+        f"{args.feeds} feeds x {args.items} items{' (HTML summaries)' if args.html else ''},"
+        f" one loopback host, delay {args.delay}s,"
         f" monitor host_concurrency {args.host_concurrency}"
     )
     for name, (seconds, last, cpu) in figures.items():

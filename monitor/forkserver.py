@@ -22,10 +22,10 @@ if TYPE_CHECKING:
 def context() -> ForkServerContext:
     forkserver = multiprocessing.get_context("forkserver")
     # Takes effect when the forkserver starts, with the first process. The parsers are imported
-    # where used (the monitor's own process may never parse), and bs4 only for a feed that holds
-    # markup: here they are imported once, for every worker.
+    # where used (the monitor's own process may never parse): here they are imported once, for
+    # every worker. Workers read feeds only, so bs4 (pages, articles) is not among them.
     forkserver.set_forkserver_preload(
-        ["monitor.workers", "monitor.sources.feed", "monitor.store.process", "bs4"]
+        ["monitor.workers", "monitor.sources.feed", "monitor.store.process"]
     )
     return forkserver
 
