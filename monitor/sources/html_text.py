@@ -92,11 +92,10 @@ def _parse(markup: str) -> list[str] | None:
     try:
         parser.feed(markup)
         strings: list[str] = parser.close()
-    except etree.LxmlError:
+    except BaseException as exc:
         # a parser that failed part way holds that document's state: start the next afresh
         _parsers.parser = _new_parser()
-        return None
-    except BaseException:
-        _parsers.parser = _new_parser()
+        if isinstance(exc, etree.LxmlError):
+            return None
         raise
     return strings

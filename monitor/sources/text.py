@@ -12,7 +12,6 @@ from typing import TYPE_CHECKING
 from urllib.parse import urljoin
 
 from monitor.model import Item
-from monitor.sources.html_text import visible_strings
 from monitor.sources.normalize import clean_text
 
 if TYPE_CHECKING:
@@ -43,6 +42,9 @@ def html_to_text(markup: str, limit: int = TEXT_LIMIT) -> str:
     if "<" not in part:
         # "R&D", "AT&amp;T": no tag, so entities are all there is to read
         return clean_text(html.unescape(part), limit)
+    # imported on first use, as bs4 is: lxml costs 17 ms of a start that may read no markup
+    from monitor.sources.html_text import visible_strings
+
     strings = visible_strings(part)
     if strings is None:
         return clean_text(markup, limit)
