@@ -12,7 +12,7 @@ import click
 
 from monitor import __version__
 from monitor.cli_delivery import alerts, silence
-from monitor.cli_support import ReportedError, config_path, with_store
+from monitor.cli_support import ReportedError, config_path, freeze_startup_objects, with_store
 from monitor.cli_support import load_from_context as _load
 from monitor.errors import ConfigError, MonitorError
 from monitor.forkserver import pass_workers, start_early, start_for_many_feeds
@@ -92,6 +92,7 @@ def check(ctx: click.Context) -> None:
 
     from monitor.service import check_once, instance_lock
 
+    freeze_startup_objects()
     try:
         with instance_lock(config):
             outcomes, report = asyncio.run(check_once(config, stdout=sys.stdout))
@@ -123,6 +124,7 @@ def run(ctx: click.Context) -> None:
     from monitor.service import instance_lock
 
     config = _load(ctx)
+    freeze_startup_objects()
     try:
         with instance_lock(config):
             asyncio.run(Daemon(config, stdout=sys.stdout).run())

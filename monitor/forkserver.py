@@ -19,14 +19,16 @@ if TYPE_CHECKING:
     from monitor.config.schema import Settings
 
 
+#: what the forkserver imports before it starts any process
+PRELOAD = ("monitor.worker_preload",)
+
+
 def context() -> ForkServerContext:
     forkserver = multiprocessing.get_context("forkserver")
     # Takes effect when the forkserver starts, with the first process. The parsers are imported
     # where used (the monitor's own process may never parse): here they are imported once, for
     # every worker. Workers read feeds only, so bs4 (pages, articles) is not among them.
-    forkserver.set_forkserver_preload(
-        ["monitor.workers", "monitor.sources.feed", "monitor.store.process"]
-    )
+    forkserver.set_forkserver_preload(list(PRELOAD))
     return forkserver
 
 

@@ -6,12 +6,15 @@ from __future__ import annotations
 import asyncio
 import json
 import os
+import subprocess
+import sys
 from collections.abc import Iterator
 from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
 
+from monitor import forkserver
 from monitor.config import load_rules
 from monitor.errors import FetchError
 from monitor.forkserver import POOL_MIN_SOURCES, names_many_feeds, pool_size
@@ -211,3 +214,19 @@ def test_a_config_naming_many_feeds_starts_the_forkserver_before_its_settings_ar
     assert not names_many_feeds(f"sources:\n{few}".encode())
     assert not names_many_feeds(f"sources:\n{pages}".encode())
     assert not names_many_feeds(f"defaults: {{parse_workers: 0}}\nsources:\n{flow}".encode())
+
+
+def test_workers_start_from_a_frozen_forkserver_that_imported_the_parsers() -> None:
+    # the forkserver's preload is one module: run it as the forkserver would, in a clean process
+    preload = list(forkserver.PRELOAD)
+    script = (
+        "import gc, importlib, sys\n"
+        f"for name in {preload!r}: importlib.import_module(name)\n"
+        "print(gc.get_freeze_count() > 0)\n"
+        "print(all(m in sys.modules for m in"
+        " ('monitor.workers', 'monitor.sources.feed', 'monitor.store.process', 'lxml.etree')))\n"
+    )
+    shown = subprocess.run(
+        [sys.executable, "-c", script], capture_output=True, text=True, check=True
+    ).stdout.split()
+    assert shown == ["True", "True"]
