@@ -5,13 +5,15 @@ from __future__ import annotations
 from bisect import bisect_right
 from collections.abc import Sequence
 from dataclasses import dataclass
-from functools import cached_property
 
 from monitor.match.expressions import AllOf, AnyOf, AtLeast, Expr, Near, NoneOf, Scored, Term
 from monitor.match.keyindex import Shortcuts
 from monitor.match.syntax import Rule
 from monitor.match.text import fold, fold_with_offsets, sentence_starts, word_starts
 from monitor.model import TEXT_FIELDS, Evidence, Item, Match
+
+# PreparedItem folds the fields by name, in this order
+assert TEXT_FIELDS == ("title", "summary", "content", "source", "url", "author", "tags")
 
 #: occurrences of one term in one field that proximity looks at
 MAX_HITS_PER_FIELD = 32
@@ -36,7 +38,20 @@ class PreparedItem:
 
     def __init__(self, item: Item) -> None:
         self.item = item
-        self.folded = {name: fold(item.field_text(name)) for name in TEXT_FIELDS}
+        # every item is prepared, most of them to be ruled out by the prefilter's one look at
+        # ``text``: the fields are read directly, and the many empty ones are not folded
+        folded = {
+            "title": fold(item.title) if item.title else "",
+            "summary": fold(item.summary) if item.summary else "",
+            "content": fold(item.content) if item.content else "",
+            "source": fold(item.source) if item.source else "",
+            "url": fold(item.url) if item.url else "",
+            "author": fold(item.author) if item.author else "",
+            "tags": fold(item.field_text("tags")) if item.tags else "",
+        }
+        self.folded = folded
+        #: every field at once, for the prefilters
+        self.text = "\n".join(folded.values())
         self.spans: dict[tuple[str, int, str], tuple[tuple[int, int], ...]] = {}
         self._offsets: dict[str, list[int]] = {}
         self._words: dict[str, list[int]] = {}
@@ -45,11 +60,6 @@ class PreparedItem:
         #: set by RuleSet.candidates: the literals its scan found, and what they rule out
         self.found: set[int] = set()
         self.shortcuts: Shortcuts | None = None
-
-    @cached_property
-    def text(self) -> str:
-        """Every field at once, for the prefilters."""
-        return "\n".join(self.folded.values())
 
     def to_try(self, expr: AnyOf | AtLeast) -> Sequence[int]:
         """The children of ``expr`` that may hold for this item, worked out once: a list used
