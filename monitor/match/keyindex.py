@@ -33,22 +33,23 @@ class KeyScanner:
             literal = key[:-1] if prefix else key
             whole, starting = by_literal.setdefault(literal, ([], []))
             (starting if prefix else whole).extend(values)
-        self._automaton = ahocorasick.Automaton()
-        for literal, (whole, starting) in by_literal.items():
-            # a CJK end needs no boundary; known here once rather than for every hit
-            value = (len(literal), tuple(whole), tuple(starting))
-            self._automaton.add_word(literal, (*value, is_cjk(literal[0]), is_cjk(literal[-1])))
-        self._empty = not by_literal
-        if by_literal:
-            self._automaton.make_automaton()
+        self._automaton = _automaton(by_literal)
+        # Nearly all text is ASCII, where no other key can occur: an automaton without those
+        # keys (the CJK place names of a list, "café") steps through the text a third faster.
+        self._ascii_automaton = (
+            self._automaton
+            if all(literal.isascii() for literal in by_literal)
+            else _automaton({k: v for k, v in by_literal.items() if k.isascii()})
+        )
 
     def found(self, text: str) -> set[int]:
         chosen: set[int] = set()
-        if self._empty:
+        automaton = self._ascii_automaton if text.isascii() else self._automaton
+        if automaton is None:
             return chosen
         last = len(text) - 1
         # the boundary tests are written out: this loop runs for every key in every item
-        for end, (length, whole, starting, free_start, free_end) in self._automaton.iter(text):
+        for end, (length, whole, starting, free_start, free_end) in automaton.iter(text):
             start = end - length + 1
             if start and not free_start:
                 before = text[start - 1]
@@ -61,6 +62,21 @@ class KeyScanner:
                 if free_end or not (after.isalnum() or after == "_"):
                     chosen.update(whole)
         return chosen
+
+
+def _automaton(
+    by_literal: Mapping[str, tuple[list[int], list[int]]],
+) -> ahocorasick.Automaton | None:
+    """The literals' automaton, each with its length, values and ends; None for no literal."""
+    if not by_literal:
+        return None
+    automaton = ahocorasick.Automaton()
+    for literal, (whole, starting) in by_literal.items():
+        # a CJK end needs no boundary; known here once rather than for every hit
+        value = (len(literal), tuple(whole), tuple(starting))
+        automaton.add_word(literal, (*value, is_cjk(literal[0]), is_cjk(literal[-1])))
+    automaton.make_automaton()
+    return automaton
 
 
 def children_by_key(

@@ -218,6 +218,9 @@ def _found_by_regex(keys: dict[str, list[int]], text: str) -> set[int]:
 KEY_WORDS = ["us", "arm", "u.s.", "r&d", "shut down", "relocat*", "上海", "中", "a_b", "x1", "café"]
 TEXT_PIECES = ["us", "arm", "pharma", "u.s.", "r&d", "shut down", "relocation", "上海市", "中国"]
 TEXT_PIECES += ["a_b", "a_bc", "x1", "x12", "café", "cafés", " ", ", ", "-", "_", "\n", "business"]
+# keys beyond ASCII are looked for only in text beyond ASCII: texts of both kinds are drawn
+KEY_WORDS += ["über", "xi'an", "中国apple", "arm*"]
+TEXT_PIECES += ["über", "uber", "xi'an", "apple", "é"]
 
 
 @settings(max_examples=400, deadline=None)
