@@ -1,5 +1,7 @@
 from __future__ import annotations
 
+import re
+import sys
 from urllib.parse import urljoin
 
 import pytest
@@ -78,6 +80,39 @@ def test_item_without_guid_url_or_long_title_still_gets_a_key() -> None:
 def test_clean_text_strips_nul_and_controls_and_cuts_with_marker() -> None:
     assert clean_text("a\x00b\x07 \n c", 100) == "ab c"
     assert clean_text("x" * 50, 10) == "x" * 9 + "…"
+
+
+def _folded_always(text: str, limit: int) -> str:
+    """clean_text without its shortcut for text that is one line already."""
+    text = " ".join(re.sub(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]", "", text).split())
+    return text if len(text) <= limit else text[: limit - 1].rstrip() + "…"
+
+
+def test_no_printable_character_is_white_space_but_the_plain_space() -> None:
+    # what clean_text's shortcut rests on, over every code point
+    assert [
+        hex(code)
+        for code in range(sys.maxunicode + 1)
+        if chr(code).isprintable()
+        and (chr(code).isspace() or code < 0x20 or code == 0x7F)
+        and code != 0x20
+    ] == []
+
+
+@settings(max_examples=500, deadline=None)
+@given(
+    st.lists(
+        st.sampled_from(["a", "Bé", " ", "  ", "\t", "\n", "\x00", "\x1f", "\xa0", "\u2028"])
+        | st.text(max_size=3),
+        max_size=12,
+    ).map("".join),
+    st.integers(1, 40),
+)
+@example("one line already", 100)
+@example(" leading", 100)
+@example("trailing ", 100)
+def test_clean_text_gives_what_folding_every_text_gives(text: str, limit: int) -> None:
+    assert clean_text(text, limit) == _folded_always(text, limit)
 
 
 # Characters that urlsplit and urljoin treat specially, or that a fast path could mishandle.
