@@ -11,6 +11,7 @@ from __future__ import annotations
 import calendar
 import io
 import re
+import time
 import warnings
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -36,11 +37,24 @@ def _published(entry: Any) -> datetime | None:
     for key in ("published_parsed", "updated_parsed", "created_parsed"):
         parsed = entry.get(key)
         if parsed:
-            try:
-                return datetime.fromtimestamp(calendar.timegm(parsed), tz=UTC)
-            except (OverflowError, ValueError, OSError):
-                continue
+            found = utc_datetime(parsed)
+            if found is not None:
+                return found
     return None
+
+
+def utc_datetime(parsed: time.struct_time) -> datetime | None:
+    """The UTC time ``parsed`` names, as ``calendar.timegm`` reads it; None when out of range."""
+    try:
+        # the fields as they are, at a third of timegm's cost; timegm also carries over fields
+        # out of their range (a 60th second, a 31st of February), which datetime refuses
+        return datetime(*parsed[:6], tzinfo=UTC)
+    except ValueError:
+        pass
+    try:
+        return datetime.fromtimestamp(calendar.timegm(parsed), tz=UTC)
+    except (OverflowError, ValueError, OSError):
+        return None
 
 
 def _entry_to_item(source: str, entry: Any, base_url: str) -> Item:

@@ -2,13 +2,17 @@
 
 from __future__ import annotations
 
+import calendar
+import time
 from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
+from hypothesis import example, given, settings
+from hypothesis import strategies as st
 
 from monitor.errors import FetchError, FetchErrorKind
-from monitor.sources.feed import parse_feed
+from monitor.sources.feed import parse_feed, utc_datetime
 
 FEEDS = Path(__file__).resolve().parents[1] / "fixtures" / "feeds"
 
@@ -109,3 +113,28 @@ def test_missing_or_wrong_content_type_is_not_reported_as_malformed() -> None:
         parsed = parse_feed("src", body, url="https://e.org/f", headers=headers)
         assert len(parsed.items) == 3
         assert parsed.warning is None, headers
+
+
+def _by_timegm(parsed: time.struct_time) -> datetime | None:
+    try:
+        return datetime.fromtimestamp(calendar.timegm(parsed), tz=UTC)
+    except (OverflowError, ValueError, OSError):
+        return None
+
+
+@settings(max_examples=500, deadline=None)
+@given(
+    st.tuples(
+        st.integers(-5, 10_050),  # year, 9999 and beyond too
+        st.integers(-1, 14),
+        st.integers(-1, 33),
+        st.integers(-1, 25),
+        st.integers(-1, 61),
+        st.integers(-1, 62),
+    )
+)
+@example((2026, 11, 1, 8, 0, 0))
+@example((2026, 2, 31, 23, 59, 60))  # carried over into March, as timegm reads it
+def test_a_parsed_date_is_the_time_timegm_names(fields: tuple[int, ...]) -> None:
+    parsed = time.struct_time((*fields, 0, 1, 0))
+    assert utc_datetime(parsed) == _by_timegm(parsed)
