@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
 
-from sqlalchemy import Connection, Engine, RowMapping, func, select
+from sqlalchemy import Connection, Engine, RowMapping, bindparam, func, select
 from sqlalchemy.exc import SQLAlchemyError
 
 from monitor.errors import StoreError
@@ -125,7 +125,7 @@ class Store(SourceHealthRecords, ItemHistory, DeliveryRecords, SilenceRecords):
 
     def source_state(self, name: str) -> SourceState:
         with self._transaction("reading source state") as conn:
-            row = conn.execute(select(schema.sources).where(schema.sources.c.name == name)).first()
+            row = conn.execute(_SOURCE_BY_NAME, {"name": name}).first()
         return _source_state(row._mapping) if row else SourceState(name=name)
 
     def all_source_states(self) -> list[SourceState]:
@@ -320,6 +320,11 @@ class Store(SourceHealthRecords, ItemHistory, DeliveryRecords, SilenceRecords):
         with self._transaction("reading items") as conn:
             found = conn.execute(query).all()
         return [rows.item_from_row(r._mapping) for r in reversed(found)]
+
+
+#: built once: the daemon reads a source's state on every poll, and building the statement
+#: each time cost two thirds of the read
+_SOURCE_BY_NAME = select(schema.sources).where(schema.sources.c.name == bindparam("name"))
 
 
 def _source_state(row: RowMapping) -> SourceState:
