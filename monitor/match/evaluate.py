@@ -12,9 +12,6 @@ from monitor.match.syntax import Rule
 from monitor.match.text import fold, fold_with_offsets, sentence_starts, word_starts
 from monitor.model import TEXT_FIELDS, Evidence, Item, Match
 
-# PreparedItem folds the fields by name, in this order
-assert TEXT_FIELDS == ("title", "summary", "content", "source", "url", "author", "tags")
-
 #: occurrences of one term in one field that proximity looks at
 MAX_HITS_PER_FIELD = 32
 
@@ -39,16 +36,11 @@ class PreparedItem:
     def __init__(self, item: Item) -> None:
         self.item = item
         # every item is prepared, most of them to be ruled out by the prefilter's one look at
-        # ``text``: the fields are read directly, and the many empty ones are not folded
-        folded = {
-            "title": fold(item.title) if item.title else "",
-            "summary": fold(item.summary) if item.summary else "",
-            "content": fold(item.content) if item.content else "",
-            "source": fold(item.source) if item.source else "",
-            "url": fold(item.url) if item.url else "",
-            "author": fold(item.author) if item.author else "",
-            "tags": fold(item.field_text("tags")) if item.tags else "",
-        }
+        # ``text``: the many empty fields are not folded
+        folded = {}
+        for name in TEXT_FIELDS:
+            text = item.field_text(name)
+            folded[name] = fold(text) if text else ""
         self.folded = folded
         #: every field at once, for the prefilters
         self.text = "\n".join(folded.values())
