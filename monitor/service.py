@@ -215,6 +215,9 @@ async def check_once(
         sweeps.start()
         try:
             await asyncio.gather(*(poll_in_turn(turns) for _ in range(runners)))
+            if isinstance(runtime.batched, StoreProcess):
+                # nothing writes through it after the pass: it stops beside the deliveries
+                runtime.batched.stop_soon()
         finally:
             during = await sweeps.stop()
         outcomes = [outcome for _, outcome in sorted(done, key=lambda pair: pair[0])]

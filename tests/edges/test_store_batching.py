@@ -231,3 +231,41 @@ def test_with_a_gathering_window_calls_made_one_after_another_share_a_transactio
 
     assert asyncio.run(scenario(0.0)) == 6
     assert asyncio.run(scenario(0.5)) == 1
+
+
+def test_a_store_process_stopped_early_leaves_its_writes_in_the_database_file(
+    tmp_path: Path,
+) -> None:
+    # The monitor's own connection is still open, so closing the child's would not copy the
+    # write-ahead log into the file: the child copies it as it stops, and the monitor's close
+    # has little left to do. The file alone (a backup copy, say) then holds the items.
+    location = str(tmp_path / "monitor.db")
+    opened = Store.open(location)
+    entries = [keyed(f"Story number {n} of the pass", guid=f"pass-{n}") for n in range(200)]
+
+    async def scenario() -> None:
+        batched = StoreProcess(opened, location, None)
+        await batched.call(opened.commit_items, "wire", [(e, []) for e in entries], at=T0)
+        batched.stop_soon()
+        batched.stop_soon()  # a second request changes nothing
+        await batched.aclose()
+
+    try:
+        asyncio.run(scenario())
+        copy = tmp_path / "copy" / "monitor.db"
+        copy.parent.mkdir()
+        copy.write_bytes((tmp_path / "monitor.db").read_bytes())
+        from_file_alone = Store.open(str(copy))
+        try:
+            assert from_file_alone.filter_new(entries) == []
+        finally:
+            from_file_alone.close()
+    finally:
+        opened.close()
+
+
+def test_a_checkpoint_keeps_every_write_on_either_backend(store: Store) -> None:  # noqa: F811
+    entry = keyed("A story written before the checkpoint", guid="before")
+    store.commit_items("wire", [(entry, [])], at=T0)
+    store.checkpoint()
+    assert store.filter_new([entry]) == []
