@@ -132,8 +132,9 @@ class StoreProcess:
 
     async def call(self, action: Callable[..., T], /, *args: Any, **kwargs: Any) -> T:
         """``action(*args, **kwargs)``, a method of the store, once its batch has committed."""
-        if self._failed is not None:
-            raise StoreError(f"state database {self.store.display}: {self._failed}")
+        if self._failed is not None or self._written is not None:
+            reason = self._failed or "closed, the call was not run"
+            raise StoreError(f"state database {self.store.display}: {reason}")
         loop = self._bind()
         call_id = next(self._ids)
         answer: asyncio.Future[T] = loop.create_future()
@@ -202,13 +203,21 @@ class StoreProcess:
                     else:
                         answer.set_result(value)
         except (EOFError, OSError):
+            if self._written is not None and not self._pending:
+                # told to stop (stop_soon), with every call answered: the end it was asked for
+                self._loop_forgets_answers()
+                self._failed = "closed, the call was not run"
+                return
             self._fail("the store process stopped")
 
-    def _fail(self, reason: str) -> None:
-        self._failed = reason
+    def _loop_forgets_answers(self) -> None:
         if self._loop is not None:
             with contextlib.suppress(OSError, ValueError):  # the pipe may be closed already
                 self._loop.remove_reader(self._answers.fileno())
+
+    def _fail(self, reason: str) -> None:
+        self._failed = reason
+        self._loop_forgets_answers()
         logger.error("state database %s: %s", self.store.display, reason)
         for answer in self._pending.values():
             if not answer.done():
@@ -229,10 +238,8 @@ class StoreProcess:
 
     async def aclose(self) -> None:
         """Finish the calls already sent, then stop the child."""
-        if self._loop is not None and self._failed is None:
-            with contextlib.suppress(OSError, ValueError):
-                self._loop.remove_reader(self._answers.fileno())
         if self._failed is None:
+            self._loop_forgets_answers()
             self.stop_soon()
             assert self._written is not None
             with contextlib.suppress(TimeoutError):

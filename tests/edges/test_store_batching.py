@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import dataclasses
+import logging
 import os
 import signal
 from collections.abc import Callable
@@ -234,7 +235,7 @@ def test_with_a_gathering_window_calls_made_one_after_another_share_a_transactio
 
 
 def test_a_store_process_stopped_early_leaves_its_writes_in_the_database_file(
-    tmp_path: Path,
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
 ) -> None:
     # The monitor's own connection is still open, so closing the child's would not copy the
     # write-ahead log into the file: the child copies it as it stops, and the monitor's close
@@ -248,6 +249,14 @@ def test_a_store_process_stopped_early_leaves_its_writes_in_the_database_file(
         await batched.call(opened.commit_items, "wire", [(e, []) for e in entries], at=T0)
         batched.stop_soon()
         batched.stop_soon()  # a second request changes nothing
+        with pytest.raises(StoreError, match="closed"):
+            await batched.call(opened.source_state, "wire")
+        # the child ends on its own: the monitor sees its pipe close as the end it asked for
+        for _ in range(300):
+            if not batched._process.is_alive():
+                break
+            await asyncio.sleep(0.05)
+        await asyncio.sleep(0.2)
         await batched.aclose()
 
     try:
@@ -262,6 +271,7 @@ def test_a_store_process_stopped_early_leaves_its_writes_in_the_database_file(
             from_file_alone.close()
     finally:
         opened.close()
+    assert [r.getMessage() for r in caplog.records if r.levelno >= logging.WARNING] == []
 
 
 def test_a_checkpoint_keeps_every_write_on_either_backend(store: Store) -> None:  # noqa: F811
