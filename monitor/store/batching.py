@@ -10,13 +10,13 @@ alone; no caller hears of success before the transaction holding its writes has 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import queue
 import threading
 import time
 from collections.abc import Callable, Sequence
-from concurrent.futures import Future
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any, TypeVar
 
 from monitor.errors import StoreError
@@ -54,7 +54,8 @@ class _Call:
     action: Callable[..., Any]
     args: tuple[Any, ...]
     kwargs: dict[str, Any]
-    future: Future[Any] = field(default_factory=Future)
+    #: the caller's, settled on its loop; cancelled when the caller gave up waiting
+    answer: asyncio.Future[Any]
 
 
 class BatchedStore:
@@ -79,10 +80,9 @@ class BatchedStore:
         """``action(*args, **kwargs)``, a method of the store, once its batch has committed."""
         if self._closed:
             raise StoreError(f"state database {self.store.display}: closed, the call was not run")
-        pending = _Call(action, args, kwargs)
-        self._queue.put(pending)
-        result: T = await asyncio.wrap_future(pending.future)
-        return result
+        answer: asyncio.Future[T] = asyncio.get_running_loop().create_future()
+        self._queue.put(_Call(action, args, kwargs, answer))
+        return await answer
 
     async def aclose(self) -> None:
         await asyncio.to_thread(self.close)
@@ -109,11 +109,24 @@ class BatchedStore:
             self.store, [(call.action, call.args, call.kwargs) for call in batch]
         )
         self.transactions += transactions
-        for call, (value, error) in zip(batch, outcomes, strict=True):
-            if error is not None:
-                call.future.set_exception(error)
-            else:
-                call.future.set_result(value)
+        # One wake-up of each caller's loop per batch, not one per call; a caller that gave
+        # up waiting (its poll cancelled) is passed over rather than failing the thread.
+        settled: dict[asyncio.AbstractEventLoop, list[tuple[_Call, Outcome]]] = {}
+        for call, outcome in zip(batch, outcomes, strict=True):
+            settled.setdefault(call.answer.get_loop(), []).append((call, outcome))
+        for loop, answers in settled.items():
+            with contextlib.suppress(RuntimeError):  # that loop has ended: nobody waits
+                loop.call_soon_threadsafe(_settle, answers)
+
+
+def _settle(answers: list[tuple[_Call, Outcome]]) -> None:
+    for call, (value, error) in answers:
+        if call.answer.done():
+            continue
+        if error is not None:
+            call.answer.set_exception(error)
+        else:
+            call.answer.set_result(value)
 
 
 Outcome = tuple[Any, BaseException | None]

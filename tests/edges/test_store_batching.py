@@ -279,3 +279,47 @@ def test_a_checkpoint_keeps_every_write_on_either_backend(store: Store) -> None:
     store.commit_items("wire", [(entry, [])], at=T0)
     store.checkpoint()
     assert store.filter_new([entry]) == []
+
+
+def test_a_call_given_up_while_it_waits_leaves_the_others_answered(
+    store: Store,  # noqa: F811
+    batcher: Callable[[Store], Batcher],
+) -> None:
+    # A poll cancelled (a shutdown, a timeout) while its store call waits for its batch must
+    # cost only that call: the writer goes on answering every later one.
+    entry = keyed("A story stored after a call was given up", guid="after-cancel")
+
+    async def scenario() -> CommitResult:
+        batched = batcher(store)
+        try:
+            given_up = asyncio.create_task(batched.call(store.source_state, "wire"))
+            await asyncio.sleep(0)
+            given_up.cancel()
+            with pytest.raises(asyncio.CancelledError):
+                await given_up
+            committed: CommitResult = await asyncio.wait_for(
+                batched.call(store.commit_items, "wire", [(entry, [])], at=T0), timeout=10
+            )
+            return committed
+        finally:
+            await batched.aclose()
+
+    assert asyncio.run(scenario()) == CommitResult(items_added=1, alerts_enqueued=0)
+
+
+def test_with_a_gathering_window_a_call_given_up_inside_it_leaves_the_writer_running(
+    store: Store,  # noqa: F811
+) -> None:
+    async def scenario() -> str:
+        batched = BatchedStore(store, gather=0.2)
+        try:
+            given_up = asyncio.create_task(batched.call(store.source_state, "wire"))
+            await asyncio.sleep(0.05)  # queued, its batch still gathering
+            given_up.cancel()
+            await asyncio.sleep(0.4)  # the batch has run by now
+            state = await asyncio.wait_for(batched.call(store.source_state, "other"), 10)
+            return str(state.name)
+        finally:
+            await batched.aclose()
+
+    assert asyncio.run(scenario()) == "other"
