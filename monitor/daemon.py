@@ -125,6 +125,12 @@ class Daemon:
             self._polls.add(task)
         try:
             outcome = await poll_source(services.runtime, source, honour_schedule=True)
+        except asyncio.CancelledError:
+            if not self._stop.is_set():
+                raise
+            # stopping cuts polls in flight short: the next start polls the source again
+            logger.info("source %s: poll cut short by the stop", source.name)
+            return
         finally:
             if task is not None:
                 self._polls.discard(task)

@@ -163,6 +163,23 @@ def test_run_alerts_an_item_added_while_it_runs_and_exits_zero_on_sigterm(
     assert STORY["title"] in out
 
 
+def test_run_stopped_while_a_poll_waits_for_its_answer_exits_cleanly(
+    cli: MonitorCli, http_server: LoopbackServer
+) -> None:
+    # a slow answer keeps the poll in flight when SIGTERM comes: cutting it short is the stop
+    # asked for, not an error to log with a traceback
+    http_server.set("/feed.xml", Reply(body=rss(UNRELATED), delay=3))
+    process = cli.start("run")
+    try:
+        assert wait_until(lambda: len(http_server.requests_to("/feed.xml")) >= 1, timeout=20)
+        time.sleep(0.3)
+    finally:
+        code, _, err = stop(process)
+    assert code == 0, err
+    assert "Traceback" not in err, err
+    assert " ERROR " not in err, err
+
+
 def test_second_instance_on_the_same_state_refuses_to_start(
     cli: MonitorCli, http_server: LoopbackServer
 ) -> None:
