@@ -28,6 +28,8 @@ T = TypeVar("T")
 
 #: calls per transaction: a bound on how long the write lock is held at once
 MAX_BATCH = 500
+#: why a call made after closing fails
+CLOSED = "closed, the call was not run"
 
 
 def take_batch(
@@ -79,7 +81,7 @@ class BatchedStore:
     async def call(self, action: Callable[..., T], /, *args: Any, **kwargs: Any) -> T:
         """``action(*args, **kwargs)``, a method of the store, once its batch has committed."""
         if self._closed:
-            raise StoreError(f"state database {self.store.display}: closed, the call was not run")
+            raise StoreError(f"state database {self.store.display}: {CLOSED}")
         answer: asyncio.Future[T] = asyncio.get_running_loop().create_future()
         self._queue.put(_Call(action, args, kwargs, answer))
         return await answer

@@ -27,7 +27,7 @@ from typing import Any, TypeVar
 
 from monitor import forkserver
 from monitor.errors import StoreError
-from monitor.store.batching import MAX_BATCH, run_batch
+from monitor.store.batching import CLOSED, MAX_BATCH, run_batch
 from monitor.store.repository import Store
 
 logger = logging.getLogger(__name__)
@@ -132,8 +132,8 @@ class StoreProcess:
 
     async def call(self, action: Callable[..., T], /, *args: Any, **kwargs: Any) -> T:
         """``action(*args, **kwargs)``, a method of the store, once its batch has committed."""
-        if self._failed is not None or self._written is not None:
-            reason = self._failed or "closed, the call was not run"
+        if self._failed is not None or self._stop_asked:
+            reason = self._failed or CLOSED
             raise StoreError(f"state database {self.store.display}: {reason}")
         loop = self._bind()
         call_id = next(self._ids)
@@ -203,10 +203,10 @@ class StoreProcess:
                     else:
                         answer.set_result(value)
         except (EOFError, OSError):
-            if self._written is not None and not self._pending:
+            if self._stop_asked and not self._pending:
                 # told to stop (stop_soon), with every call answered: the end it was asked for
                 self._loop_forgets_answers()
-                self._failed = "closed, the call was not run"
+                self._failed = CLOSED
                 return
             self._fail("the store process stopped")
 
@@ -224,11 +224,16 @@ class StoreProcess:
                 answer.set_exception(StoreError(f"state database {self.store.display}: {reason}"))
         self._pending.clear()
 
+    @property
+    def _stop_asked(self) -> bool:
+        """Whether the stop mark is sent or queued (``stop_soon`` sets ``_written``)."""
+        return self._written is not None
+
     def stop_soon(self) -> None:
         """Tell the child to stop once it has run the calls already made, without waiting:
         it finishes while the monitor goes on, and ``aclose`` then waits for it. Call it from
         the event loop when no more calls will come."""
-        if self._failed is not None or self._written is not None:
+        if self._failed is not None or self._stop_asked:
             return
         if self._loop is None:
             self._loop = asyncio.get_running_loop()
@@ -248,7 +253,7 @@ class StoreProcess:
         if self._loop is not None:
             self._watch_writes(False)
         await asyncio.to_thread(self._stop)
-        self._failed = "closed, the call was not run"
+        self._failed = CLOSED
 
     def _stop(self) -> None:
         self._starter.join()
