@@ -123,12 +123,10 @@ async def _with_full_text(
 class _Pass:
     #: None when the source answered 304 Not Modified
     read: FeedRead | None
+    #: what the store kept: another source may have stored some of ``read``'s items first
+    new_items: int
     alerts: int
     fetch_seconds: float
-
-    @property
-    def new_items(self) -> int:
-        return self.read.new_items if self.read is not None else 0
 
 
 def _reads_in_worker(rt: Runtime, source: FeedSource | PageSource, *, baseline: bool) -> bool:
@@ -204,7 +202,7 @@ async def _fetch_and_parse(
             next_poll_at=after_success(now, every, [server_hint]),
             fetch_ms=round(result.seconds * 1000),
         )
-        return _Pass(None, 0, fetch_seconds=result.seconds)
+        return _Pass(None, 0, 0, fetch_seconds=result.seconds)
     baseline = not state.fetched_once and rt.settings.first_fetch(source) == "baseline"
     read = await _read(rt, source, result, baseline=baseline)
     planned = read.planned
@@ -230,7 +228,9 @@ async def _fetch_and_parse(
         if told and rt.hold_state is not None:
             forget(rt.hold_state, told)
         raise
-    return _Pass(read, committed.alerts_enqueued, fetch_seconds=result.seconds)
+    return _Pass(
+        read, committed.items_added, committed.alerts_enqueued, fetch_seconds=result.seconds
+    )
 
 
 #: a warning that persists (a feed malformed on every poll) is logged again after this long

@@ -255,3 +255,35 @@ def test_check_prints_sources_in_config_order_however_their_answers_arrive(
     lines = [line for line in result.stdout.splitlines() if line.startswith("wire-")]
     assert [line.split(":")[0] for line in lines] == [f"wire-{n}" for n in range(20)]
     assert all(f"{len(UNRELATED)} items" in line for line in lines)
+
+
+def test_a_story_two_new_sources_carry_is_stored_and_alerted_once(
+    tmp_path: Path, http_server: LoopbackServer
+) -> None:
+    # Worker processes read both feeds; neither source has stored an item yet, so the copies
+    # are told apart only as they are committed.
+    for name in ("wire", "mirror"):
+        http_server.set(f"/{name}.xml", Reply(body=rss([STORY, *UNRELATED])))
+    cli = MonitorCli(tmp_path)
+    cli.write_config(
+        "state: state/monitor.db\n"
+        f"rules: {SHIPPED_RULES}\n"
+        "defaults: {parse_workers: 2, host_spacing: 0s, allow_private: [127.0.0.1/32]}\n"
+        "sources:\n"
+        f"  - {{name: wire, feed: {http_server.url}/wire.xml}}\n"
+        f"  - {{name: mirror, feed: {http_server.url}/mirror.xml}}\n"
+        "channels:\n  console: {console: {format: json}}\n"
+    )
+    result = cli.run("check")
+    assert result.returncode == 0, result.stderr
+    lines = [line for line in result.stdout.splitlines() if line.startswith(("wire:", "mirror:"))]
+    new = [int(line.split(", ")[2].split()[0]) for line in lines]
+    alerts = [int(line.split(", ")[3].split()[0]) for line in lines]
+    assert sorted(new) == [0, 4]
+    assert sum(alerts) == 1
+    assert result.stdout.count(f'"title": "{STORY["title"]}"') == 1
+    assert "delivered 1," in result.stdout
+
+    again = cli.run("check")
+    assert "wire: ok, 4 items, 0 new, 0 alerts" in again.stdout
+    assert "mirror: ok, 4 items, 0 new, 0 alerts" in again.stdout
