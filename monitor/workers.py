@@ -31,6 +31,7 @@ from monitor.process_pool import ProcessPool, WorkerDied
 from monitor.sources.normalize import keyed
 from monitor.sources.text import ParsedFeed
 from monitor.store import Store
+from monitor.store.key_lookup import KeyLookup
 
 logger = logging.getLogger(__name__)
 
@@ -41,7 +42,7 @@ StoreAt = tuple[str, Path | None]
 _worker_rules: RuleSet | None = None
 _worker_channels: Mapping[str, ChannelBase] | None = None
 _worker_store_at: StoreAt | None = None
-_worker_store: Store | None = None
+_worker_lookup: KeyLookup | None = None
 
 
 def _start_worker(
@@ -54,17 +55,10 @@ def _start_worker(
 
 
 def _read_new(name: str, body: bytes, url: str, headers: dict[str, str], match: bool) -> FeedRead:
-    global _worker_store
-    assert _worker_store_at is not None, "read_new is offered only with a store"
     started = time.perf_counter()
     parsed, entries = _parse(name, body, url, headers)
     parse_seconds = time.perf_counter() - started
-    if _worker_store is None:
-        location, base_dir = _worker_store_at
-        _worker_store = Store.open(location, base_dir=base_dir)
-        # closed as the worker exits, so a PostgreSQL server sees the connection end cleanly
-        Finalize(_worker_store, _worker_store.close, exitpriority=0)
-    new = _worker_store.filter_new(entries)
+    new = _lookup().filter_new(entries)
     packed, alerting = PackedItems.pack(
         _plan(new) if match and new else [(entry, []) for entry in new]
     )
@@ -76,6 +70,23 @@ def _read_new(name: str, body: bytes, url: str, headers: dict[str, str], match: 
         ttl=parsed.ttl,
         parse_seconds=parse_seconds,
     )
+
+
+def _lookup() -> KeyLookup:
+    global _worker_lookup
+    assert _worker_store_at is not None, "read_new is offered only with a store"
+    if _worker_lookup is None:
+        location, base_dir = _worker_store_at
+        store = Store.open(location, base_dir=base_dir)
+        lookup = _worker_lookup = store.key_lookup()
+
+        def close() -> None:
+            lookup.close()
+            store.close()
+
+        # closed as the worker exits, so a PostgreSQL server sees the connection end cleanly
+        Finalize(store, close, exitpriority=0)
+    return _worker_lookup
 
 
 def _parse(

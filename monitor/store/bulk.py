@@ -16,6 +16,7 @@ from functools import lru_cache
 from typing import Any
 
 from sqlalchemy import Connection, Dialect, Table
+from sqlalchemy.engine.interfaces import DBAPIConnection
 
 #: parameters per insert: SQLite (3.35 or later, for RETURNING) allows 32,766, PostgreSQL 65,535
 MAX_PARAMETERS = 30_000
@@ -61,12 +62,25 @@ def stored_values(
 ) -> set[Any]:
     """Which of ``values`` ``table.column`` holds; or, with ``returned``, that column of the
     rows holding them."""
+    dbapi = conn.connection.dbapi_connection
+    assert dbapi is not None  # a connection in use holds one
+    return driver_stored_values(dbapi, _dialect_name(conn), table, column, values, returned)
+
+
+def driver_stored_values(
+    dbapi: DBAPIConnection,
+    dialect: str,
+    table: Table,
+    column: str,
+    values: Sequence[Any],
+    returned: str | None = None,
+) -> set[Any]:
+    """``stored_values`` on a driver's own connection (``dialect`` is its name)."""
     found: set[Any] = set()
-    name = _dialect_name(conn)
     for start in range(0, len(values), LOOKUP_CHUNK):
         chunk = tuple(values[start : start + LOOKUP_CHUNK])
-        sql = _lookup(name, table, column, returned or column, len(chunk))
-        found.update(value for (value,) in _run(conn, sql, chunk)[0])
+        sql = _lookup(dialect, table, column, returned or column, len(chunk))
+        found.update(value for (value,) in _run_on(dbapi, sql, chunk)[0])
     return found
 
 
@@ -75,6 +89,10 @@ def _run(conn: Connection, sql: str, values: tuple[Any, ...]) -> tuple[Sequence[
     inside ``conn``'s transaction: SQLAlchemy's result would wrap each of thousands of rows."""
     dbapi = conn.connection.dbapi_connection
     assert dbapi is not None  # a connection in use holds one
+    return _run_on(dbapi, sql, values)
+
+
+def _run_on(dbapi: DBAPIConnection, sql: str, values: tuple[Any, ...]) -> tuple[Sequence[Any], int]:
     cursor = dbapi.cursor()
     try:
         cursor.execute(sql, values)

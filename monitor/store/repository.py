@@ -26,6 +26,7 @@ from monitor.store import bulk, rows, schema
 from monitor.store import engine as engines
 from monitor.store.deliveries import DeliveryRecords
 from monitor.store.history import ItemHistory
+from monitor.store.key_lookup import KeyLookup, first_unseen
 from monitor.store.polls import CommitResult, FetchSuccess
 from monitor.store.silences import SilenceRecords
 from monitor.store.source_health import SourceHealthRecords
@@ -172,12 +173,12 @@ class Store(SourceHealthRecords, ItemHistory, DeliveryRecords, SilenceRecords):
         """The entries none of whose keys are stored, and that share no key with an earlier one."""
         with self._transaction("looking up items") as conn:
             taken = self._existing_keys(conn, [k for entry in batch for k in entry.keys])
-        new = []
-        for entry in batch:
-            if taken.isdisjoint(entry.keys):
-                new.append(entry)
-                taken.update(entry.keys)
-        return new
+        return first_unseen(batch, taken)
+
+    def key_lookup(self) -> KeyLookup:
+        """``filter_new`` on a connection held for it, for a process that asks for every feed
+        it reads; closed before the store."""
+        return KeyLookup(self._engine, self._location)
 
     def commit_items(
         self,

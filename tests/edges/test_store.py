@@ -173,47 +173,119 @@ def test_a_failing_migration_leaves_no_trace_and_is_not_recorded(
 
 # --- which items are new -------------------------------------------------------------------
 
+FilterNew = Callable[[list[KeyedItem]], list[KeyedItem]]
 
-def test_item_with_a_stored_guid_is_not_new_though_title_and_url_changed(store: Store) -> None:
+
+@pytest.fixture(params=["in a transaction", "on a held connection"])
+def filter_new(request: pytest.FixtureRequest, store: Store) -> Iterator[FilterNew]:
+    """The store's lookup of new items, and a worker's (``Store.key_lookup``)."""
+    if request.param == "in a transaction":
+        yield store.filter_new
+        return
+    lookup = store.key_lookup()
+    try:
+        yield lookup.filter_new
+    finally:
+        lookup.close()
+
+
+def test_item_with_a_stored_guid_is_not_new_though_title_and_url_changed(
+    store: Store, filter_new: FilterNew
+) -> None:
     commit_one(store, keyed("AWS shuts its Shanghai AI lab", guid="g1", url="https://e.org/a"))
     edited = keyed("AWS closes Shanghai lab, updated", guid="g1", url="https://e.org/a-v2")
-    assert store.filter_new([edited]) == []
+    assert filter_new([edited]) == []
 
 
-def test_item_seen_under_another_guid_at_the_same_url_is_not_new(store: Store) -> None:
+def test_item_seen_under_another_guid_at_the_same_url_is_not_new(
+    store: Store, filter_new: FilterNew
+) -> None:
     commit_one(store, keyed("AWS shuts its Shanghai AI lab", guid="g1", url="https://e.org/a"))
     tracked = keyed("A headline of its own", guid="g2", url="https://www.e.org/a?utm_source=x")
-    assert store.filter_new([tracked]) == []
+    assert filter_new([tracked]) == []
 
 
-def test_item_with_the_same_title_under_another_guid_and_url_is_not_new(store: Store) -> None:
+def test_item_with_the_same_title_under_another_guid_and_url_is_not_new(
+    store: Store, filter_new: FilterNew
+) -> None:
     commit_one(store, keyed("AWS shuts its Shanghai AI lab", guid="g1", url="https://e.org/a"))
     syndicated = keyed("AWS shuts its Shanghai AI lab!", guid="g3", url="https://other.org/b")
-    assert store.filter_new([syndicated]) == []
+    assert filter_new([syndicated]) == []
 
 
-def test_items_sharing_no_key_with_stored_ones_are_new_in_batch_order(store: Store) -> None:
+def test_items_sharing_no_key_with_stored_ones_are_new_in_batch_order(
+    store: Store, filter_new: FilterNew
+) -> None:
     commit_one(store, keyed("AWS shuts its Shanghai AI lab", guid="g1", url="https://e.org/a"))
     rain = keyed("Heavy rain expected over the weekend", guid="g4", url="https://e.org/rain")
     snow = keyed("First snow falls in the Alps today", guid="g5", url="https://e.org/snow")
-    assert store.filter_new([snow, rain]) == [snow, rain]
+    assert filter_new([snow, rain]) == [snow, rain]
 
 
-def test_entries_sharing_a_key_within_one_batch_count_once(store: Store) -> None:
+def test_entries_sharing_a_key_within_one_batch_count_once(
+    store: Store, filter_new: FilterNew
+) -> None:
     first = keyed("Story one with four words", guid="x1", url="https://e.org/1")
     same_title = keyed("Story one with four words", guid="x2", url="https://e.org/2")
     same_guid = keyed("Quite another title for it", guid="x1", url="https://e.org/3")
     same_url = keyed("Yet another title for it", guid="x4", url="https://e.org/1")
-    assert store.filter_new([first, same_title, same_guid, same_url]) == [first]
+    assert filter_new([first, same_title, same_guid, same_url]) == [first]
 
 
-def test_lookups_span_more_keys_than_one_query_takes(store: Store) -> None:
+def test_lookups_span_more_keys_than_one_query_takes(store: Store, filter_new: FilterNew) -> None:
     old = [keyed(f"Old story number {n} of many", guid=f"o{n}") for n in range(400)]
     new = [keyed(f"New story number {n} of many", guid=f"n{n}") for n in range(300)]
     result = store.commit_items("wire", [(e, []) for e in old], at=T0)
     assert result.items_added == 400  # 800 keys: more than one IN (...) chunk
     mixed = [e for pair in zip(old[:300], new, strict=True) for e in pair] + old[300:]
-    assert store.filter_new(mixed) == new
+    assert filter_new(mixed) == new
+
+
+def test_a_held_lookup_sees_what_other_connections_commit_after_it_began(store: Store) -> None:
+    lookup = store.key_lookup()
+    try:
+        first = keyed("AWS shuts its Shanghai AI lab", guid="g1", url="https://e.org/a")
+        assert lookup.filter_new([first]) == [first]
+        # committed by the store's own connections while the lookup holds its own
+        commit_one(store, first)
+        assert lookup.filter_new([first]) == []
+    finally:
+        lookup.close()
+
+
+@pytest.mark.postgres
+@pytest.mark.skipif(
+    os.environ.get("MONITOR_SKIP_POSTGRES") == "1", reason="MONITOR_SKIP_POSTGRES=1"
+)
+def test_a_held_lookup_leaves_no_transaction_open_and_survives_its_connection_dying() -> None:
+    entry = keyed("AWS shuts its Shanghai AI lab", guid="g1", url="https://e.org/a")
+    with fresh_postgres_database() as url:
+        store = Store.open(url)
+        lookup = store.key_lookup()
+        admin = create_engine(url, isolation_level="AUTOCOMMIT")
+        try:
+            assert lookup.filter_new([entry]) == [entry]
+            with admin.connect() as conn:
+                states = conn.execute(
+                    text(
+                        "SELECT pid, state FROM pg_stat_activity"
+                        " WHERE datname = current_database() AND pid <> pg_backend_pid()"
+                    )
+                ).all()
+                # idle between lookups, never "idle in transaction" holding a snapshot
+                assert states
+                assert {state for _, state in states} == {"idle"}
+                for pid, _ in states:
+                    conn.execute(text("SELECT pg_terminate_backend(:pid)"), {"pid": pid})
+            with pytest.raises(StoreError, match="looking up items failed"):
+                lookup.filter_new([entry])
+            # the dead connection is dropped: the next lookup takes a new one
+            commit_one(store, entry)
+            assert lookup.filter_new([entry]) == []
+        finally:
+            lookup.close()
+            store.close()
+            admin.dispose()
 
 
 # --- committing items and alerts -----------------------------------------------------------
