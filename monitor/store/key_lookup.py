@@ -42,28 +42,39 @@ class KeyLookup:
         self._held: PoolProxiedConnection | None = None
 
     def filter_new(self, batch: Sequence[KeyedItem]) -> list[KeyedItem]:
-        """The entries none of whose keys are stored, and that share no key with an earlier one."""
+        """The entries none of whose keys are stored, and that share no key with an earlier one.
+
+        A held connection may have died since its last use (a server restarted, or closed it
+        as idle between the daemon's passes): a lookup that fails is tried once more on a new
+        connection, as the pool's ping would have given one.
+        """
         keys = list(dict.fromkeys(key for entry in batch for key in entry.keys))
-        driver_error = self._engine.dialect.loaded_dbapi.Error
+        failed = (SQLAlchemyError, self._engine.dialect.loaded_dbapi.Error)
         try:
-            if self._held is None:
-                self._held = self._engine.raw_connection()
-            dbapi = self._held.dbapi_connection
-            assert dbapi is not None  # a connection checked out holds one
-            try:
-                taken = bulk.driver_stored_values(
-                    dbapi, self._engine.dialect.name, schema.item_keys, "key", keys
-                )
-            finally:
-                dbapi.rollback()
-        except (SQLAlchemyError, driver_error) as exc:
-            # a connection that failed (a server restarted) is not asked again
+            taken = self._stored(keys)
+        except failed:
             self._discard()
-            reason = engines.describe(exc, self._location)
-            raise StoreError(
-                f"state database {self._location.display}: looking up items failed: {reason}"
-            ) from exc
+            try:
+                taken = self._stored(keys)
+            except failed as exc:
+                self._discard()
+                reason = engines.describe(exc, self._location)
+                raise StoreError(
+                    f"state database {self._location.display}: looking up items failed: {reason}"
+                ) from exc
         return first_unseen(batch, taken)
+
+    def _stored(self, keys: list[str]) -> set[str]:
+        if self._held is None:
+            self._held = self._engine.raw_connection()
+        dbapi = self._held.dbapi_connection
+        assert dbapi is not None  # a connection checked out holds one
+        try:
+            return bulk.driver_stored_values(
+                dbapi, self._engine.dialect.name, schema.item_keys, "key", keys
+            )
+        finally:
+            dbapi.rollback()
 
     def _discard(self) -> None:
         held, self._held = self._held, None

@@ -257,7 +257,7 @@ def test_a_held_lookup_sees_what_other_connections_commit_after_it_began(store: 
 @pytest.mark.skipif(
     os.environ.get("MONITOR_SKIP_POSTGRES") == "1", reason="MONITOR_SKIP_POSTGRES=1"
 )
-def test_a_held_lookup_leaves_no_transaction_open_and_survives_its_connection_dying() -> None:
+def test_a_held_lookup_leaves_no_transaction_open_and_outlives_its_connection() -> None:
     entry = keyed("AWS shuts its Shanghai AI lab", guid="g1", url="https://e.org/a")
     with fresh_postgres_database() as url:
         store = Store.open(url)
@@ -275,17 +275,30 @@ def test_a_held_lookup_leaves_no_transaction_open_and_survives_its_connection_dy
                 # idle between lookups, never "idle in transaction" holding a snapshot
                 assert states
                 assert {state for _, state in states} == {"idle"}
+                # as a server restart, or an idle timeout between the daemon's passes, would
                 for pid, _ in states:
                     conn.execute(text("SELECT pg_terminate_backend(:pid)"), {"pid": pid})
-            with pytest.raises(StoreError, match="looking up items failed"):
-                lookup.filter_new([entry])
-            # the dead connection is dropped: the next lookup takes a new one
             commit_one(store, entry)
             assert lookup.filter_new([entry]) == []
         finally:
             lookup.close()
             store.close()
             admin.dispose()
+
+
+def test_a_held_lookup_that_keeps_failing_raises_a_store_error(database: str) -> None:
+    store = Store.open(database)
+    lookup = store.key_lookup()
+    entry = keyed("AWS shuts its Shanghai AI lab", guid="g1", url="https://e.org/a")
+    try:
+        assert lookup.filter_new([entry]) == [entry]
+        with raw_engine(database) as engine, engine.begin() as conn:
+            conn.execute(text("DROP TABLE item_keys"))
+        with pytest.raises(StoreError, match="looking up items failed"):
+            lookup.filter_new([entry])
+    finally:
+        lookup.close()
+        store.close()
 
 
 # --- committing items and alerts -----------------------------------------------------------
