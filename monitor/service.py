@@ -194,7 +194,8 @@ async def check_once(
         states = {s.name: s for s in await asyncio.to_thread(runtime.store.all_source_states)}
         sources = config.settings.sources
         done: list[tuple[int, SourceOutcome]] = []
-        sweeps = SweepsDuringPass(services.outbox)
+        # the sweeps' writes go where the pass's go, many to a transaction
+        sweeps = SweepsDuringPass(services.outbox.storing_through(runtime.stored))
 
         async def poll_in_turn(turns: Iterator[int]) -> None:
             # the runners share one iterator: each takes the next source when it is free
@@ -215,11 +216,12 @@ async def check_once(
         sweeps.start()
         try:
             await asyncio.gather(*(poll_in_turn(turns) for _ in range(runners)))
-            if isinstance(runtime.batched, StoreProcess):
-                # nothing writes through it after the pass: it stops beside the deliveries
-                runtime.batched.stop_soon()
         finally:
             during = await sweeps.stop()
+        if isinstance(runtime.batched, StoreProcess):
+            # nothing writes through it after the pass and its sweeps: it stops beside the
+            # deliveries that follow, which write from this process
+            runtime.batched.stop_soon()
         outcomes = [outcome for _, outcome in sorted(done, key=lambda pair: pair[0])]
         await announce_health(config.settings, services.runtime.store, services.channels, utcnow())
         budget = config.settings.defaults.delivery_budget.total_seconds()

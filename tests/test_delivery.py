@@ -388,8 +388,11 @@ def test_a_delivery_is_dead_lettered_after_max_attempts_and_can_be_retried(
     assert (sent["status"], sent["attempts"]) == ("sent", 1)
 
 
+# without workers the pass writes from a thread; with them, from a process of its own, where
+# the sweeps' writes go too
+@pytest.mark.parametrize("workers", [0, 2])
 def test_check_sends_an_alert_while_a_slow_feed_is_still_being_read(
-    tmp_path: Path, http_server: LoopbackServer, receiver: LoopbackServer
+    tmp_path: Path, http_server: LoopbackServer, receiver: LoopbackServer, workers: int
 ) -> None:
     alerted = threading.Event()
 
@@ -412,9 +415,16 @@ def test_check_sends_an_alert_while_a_slow_feed_is_still_being_read(
         http_server,
         f"  ops: {{webhook: {receiver.url}/hook}}\n",
         more_sources=f"  - {{name: slow, feed: {http_server.url}/slow.xml}}\n",
+        extra=f"defaults: {{parse_workers: {workers}}}\n",
     )
     result = cli.run("check")
     assert result.returncode == 0, result.stderr
     assert answered_after_alert == [True]
     assert "delivered 1, retrying 0, dead 0" in result.stdout
+    assert len(receiver.requests_to("/hook")) == 1
+    # recorded as sent by the sweep that sent it: the next pass sends it no more
+    (sent,) = deliveries(cli)
+    assert (sent["status"], sent["attempts"]) == ("sent", 1)
+    again = cli.run("check")
+    assert "delivered 0, retrying 0, dead 0" in again.stdout, again.stderr
     assert len(receiver.requests_to("/hook")) == 1
