@@ -23,7 +23,7 @@ from typing import Any, Protocol, TypeVar
 
 import tenacity
 
-from monitor.errors import DeliveryError, StoreError
+from monitor.errors import DeliveryError
 from monitor.model import Digest
 from monitor.notify import Notifier
 from monitor.store import DeliveryRow, Store
@@ -95,6 +95,7 @@ class Outbox:
         grouping: Mapping[str, Grouping] | None = None,
         max_attempts: int = 20,
         stored: StoreCall = asyncio.to_thread,
+        marks_together: bool = False,
     ) -> None:
         self.store = store
         self.channels = channels
@@ -103,12 +104,17 @@ class Outbox:
         self.clock = clock
         self.grouping = dict(grouping or {})
         self._stored = stored
+        #: whether a channel's deliveries are marked sent together (see storing_through)
+        self._marks_together = marks_together
         self._last_digest: dict[str, datetime] = {}
 
     def storing_through(self, stored: StoreCall) -> Outbox:
-        """This outbox with its store calls run by ``stored``: while a pass writes from its
-        own thread or process, the deliveries' writes join its transactions there instead of
-        waiting for its lock (SQLite's wait sleeps in steps of up to a tenth of a second)."""
+        """This outbox with its store calls run by ``stored``, a writer that runs calls many to
+        a transaction (a pass's store thread or process). The deliveries' writes join the pass's
+        transactions instead of waiting for its lock (SQLite's wait sleeps in steps of up to a
+        tenth of a second), and the marks of a channel's sends are each asked for as the alert
+        goes out but awaited together: one transaction for many, not a round trip each. Should
+        the monitor die meanwhile, the alerts of one sweep may go out again, not just one."""
         other = Outbox(
             self.store,
             self.channels,
@@ -117,6 +123,7 @@ class Outbox:
             grouping=self.grouping,
             max_attempts=self.max_attempts,
             stored=stored,
+            marks_together=True,
         )
         other._last_digest = self._last_digest
         return other
@@ -164,38 +171,66 @@ class Outbox:
     async def _deliver_channel(self, name: str, rows: list[DeliveryRow]) -> DeliveryReport:
         report = DeliveryReport()
         notifier = self.channels.get(name)
-        for row in rows:
-            if notifier is None:
-                await self._retry(row, f"channel {name!r} is not configured", UNKNOWN_CHANNEL_RETRY)
-                report.retrying += 1
-                continue
-            try:
-                await notifier.send(row.alert)
-            except DeliveryError as exc:
-                if await self._failed(row, exc):
+        recording: list[tuple[DeliveryRow, asyncio.Future[None]]] = []
+        try:
+            for row in rows:
+                if notifier is None:
+                    await self._retry(
+                        row, f"channel {name!r} is not configured", UNKNOWN_CHANNEL_RETRY
+                    )
                     report.retrying += 1
-                    # The channel is failing now: the rest of its queue waits for the next sweep.
+                    continue
+                try:
+                    await notifier.send(row.alert)
+                except DeliveryError as exc:
+                    if await self._failed(row, exc):
+                        report.retrying += 1
+                        # The channel is failing now: the rest of its queue waits for the next
+                        # sweep.
+                        break
+                    report.dead += 1
+                    continue
+                except Exception as exc:
+                    # A bug in one channel must not stop the others; treat it as retryable.
+                    logger.exception("channel %s: unexpected error", name)
+                    await self._failed(row, DeliveryError(name, repr(exc), retryable=True))
+                    report.retrying += 1
                     break
-                report.dead += 1
-                continue
-            except Exception as exc:
-                # A bug in one channel must not stop the others; treat it as retryable.
-                logger.exception("channel %s: unexpected error", name)
-                await self._failed(row, DeliveryError(name, repr(exc), retryable=True))
-                report.retrying += 1
-                break
-            try:
-                await self._stored(self.store.mark_sent, row.id, at=self.clock())
-            except StoreError:
-                logger.error(
-                    "alert %s to %s possibly delivered but not recorded as sent; it may repeat",
-                    row.alert.key,
-                    name,
+                # asked for as soon as the alert is out, whether or not it is awaited now
+                marking = asyncio.ensure_future(
+                    self._stored(self.store.mark_sent, row.id, at=self.clock())
                 )
-                raise
-            logger.info("alert %s (%s) delivered to %s", row.alert.key, row.alert.rule, name)
-            report.sent += 1
+                recording.append((row, marking))
+                if not self._marks_together:
+                    settling, recording = recording, []
+                    await self._recorded(settling)
+                report.sent += 1
+        finally:
+            await self._recorded(recording)
         return report
+
+    async def _recorded(self, recording: list[tuple[DeliveryRow, asyncio.Future[None]]]) -> None:
+        """Wait for the marks of sent deliveries; a mark that failed is logged for its alert,
+        which may be sent again, and raised once all of them are settled."""
+        if not recording:
+            return
+        await asyncio.wait([marking for _, marking in recording])
+        failure: BaseException | None = None
+        for row, marking in recording:
+            error = marking.exception()
+            if error is None:
+                logger.info(
+                    "alert %s (%s) delivered to %s", row.alert.key, row.alert.rule, row.channel
+                )
+                continue
+            logger.error(
+                "alert %s to %s possibly delivered but not recorded as sent; it may repeat",
+                row.alert.key,
+                row.channel,
+            )
+            failure = failure or error
+        if failure is not None:
+            raise failure
 
     async def _deliver_group(
         self, name: str, rows: list[DeliveryRow], flush: bool
