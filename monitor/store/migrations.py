@@ -15,11 +15,13 @@ from sqlalchemy import (
     Connection,
     DateTime,
     Engine,
+    ForeignKey,
     Integer,
     MetaData,
     String,
     Table,
     Text,
+    inspect,
     select,
     text,
 )
@@ -47,14 +49,23 @@ def _sources_as_created(metadata: MetaData) -> Table:
     )
 
 
+def _item_keys_as_created(metadata: MetaData) -> Table:
+    """item_keys as 0001_initial created it: with a reference to items."""
+    return Table(
+        "item_keys",
+        metadata,
+        Column("key", Text, primary_key=True),
+        Column(
+            "item_id", Integer, ForeignKey(schema.items.c.id, ondelete="CASCADE"), nullable=False
+        ),
+    )
+
+
 def _initial(conn: Connection) -> None:
     _sources_as_created(MetaData()).create(conn)
-    for table in (
-        schema.items,
-        schema.item_keys,
-        schema.alerts,
-        schema.deliveries,
-    ):
+    schema.items.create(conn)
+    _item_keys_as_created(MetaData()).create(conn)
+    for table in (schema.alerts, schema.deliveries):
         table.create(conn)
 
 
@@ -95,12 +106,28 @@ def _source_timings(conn: Connection) -> None:
         conn.execute(text(f"ALTER TABLE sources ADD COLUMN {column} {whole}"))
 
 
+def _item_keys_unreferenced(conn: Connection) -> None:
+    """item_keys without its foreign key to items (see schema.item_keys)."""
+    if conn.dialect.name == "postgresql":
+        for reference in inspect(conn).get_foreign_keys("item_keys"):
+            conn.execute(text(f'ALTER TABLE item_keys DROP CONSTRAINT "{reference["name"]}"'))
+        return
+    # SQLite drops a constraint only with its table: the keys move to a table made anew
+    conn.execute(text("ALTER TABLE item_keys RENAME TO item_keys_referenced"))
+    schema.item_keys.create(conn)
+    conn.execute(
+        text("INSERT INTO item_keys (key, item_id) SELECT key, item_id FROM item_keys_referenced")
+    )
+    conn.execute(text("DROP TABLE item_keys_referenced"))
+
+
 MIGRATIONS: list[Migration] = [
     ("0001_initial", _initial),
     ("0002_source_schedule", _source_schedule),
     ("0003_source_health", _source_health),
     ("0004_silences", _silences),
     ("0005_source_timings", _source_timings),
+    ("0006_item_keys_unreferenced", _item_keys_unreferenced),
 ]
 
 

@@ -132,6 +132,34 @@ def test_opening_records_every_migration_and_reopening_changes_nothing(database:
     assert [name for name, _ in first] == [name for name, _ in migrations.MIGRATIONS]
     with raw_engine(database) as engine:
         assert set(inspect(engine).get_table_names()) >= TABLES
+        assert inspect(engine).get_foreign_keys("item_keys") == []
+
+
+def test_keys_stored_before_they_lost_their_reference_to_items_are_all_kept(
+    database: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    story = keyed("Lab closes in Shanghai", guid="g1", url="https://example.org/lab")
+    monkeypatch.setattr(migrations, "MIGRATIONS", migrations.MIGRATIONS[:5])
+    store = Store.open(database)
+    try:
+        commit_one(store, story, "slack")
+    finally:
+        store.close()
+    with raw_engine(database) as engine:
+        assert inspect(engine).get_foreign_keys("item_keys")  # as the first migration made it
+    monkeypatch.undo()
+    store = Store.open(database)
+    try:
+        assert store.filter_new([story]) == []
+        later = keyed("Office shuts in Beijing", guid="g2")
+        assert commit_one(store, later, "slack").items_added == 1
+        assert store.filter_new([later, story]) == []
+    finally:
+        store.close()
+    with raw_engine(database) as engine, engine.connect() as conn:
+        assert inspect(engine).get_foreign_keys("item_keys") == []
+        stored = set(conn.execute(select(schema.item_keys.c.key)).scalars())
+    assert stored == {*story.keys, *later.keys}
 
 
 def test_a_migration_appended_later_runs_once_after_the_earlier_ones(
