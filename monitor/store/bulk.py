@@ -11,11 +11,12 @@ run on the driver's cursor inside the SQLAlchemy connection's transaction.
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from datetime import datetime
 from functools import lru_cache
 from typing import Any
 
-from sqlalchemy import Connection, Dialect, Table
+from sqlalchemy import Connection, DateTime, Dialect, Table
 from sqlalchemy.engine.interfaces import DBAPIConnection
 
 #: parameters per insert: SQLite (3.35 or later, for RETURNING) allows 32,766, PostgreSQL 65,535
@@ -111,9 +112,33 @@ def _dialect_name(conn: Connection) -> str:
 @lru_cache(maxsize=64)
 def _processors(dialect: Dialect, table: Table, columns: tuple[str, ...]) -> tuple[Any, ...]:
     # made once per table and columns: an upsert runs for every source on every poll
-    return tuple(
-        table.c[name].type.dialect_impl(dialect).bind_processor(dialect) for name in columns
-    )
+    processors = []
+    for name in columns:
+        column_type = table.c[name].type
+        process = column_type.dialect_impl(dialect).bind_processor(dialect)
+        processors.append(_faster(process) if isinstance(column_type, DateTime) else process)
+    return tuple(processors)
+
+
+#: a moment whose every field differs from the others, to compare two ways of writing it
+_PROBE = datetime(1987, 6, 5, 4, 3, 2, 10)
+
+
+def _faster(process: Callable[[Any], Any] | None) -> Callable[[Any], Any] | None:
+    """``process``, or, where it writes datetimes as SQLite's DATETIME does by default, the same
+    text from ``datetime.isoformat``: a third of the time, and a first pass binds one per item."""
+    if process is None or process(_PROBE) != _isoformat(_PROBE):
+        return process
+
+    def write(value: Any) -> Any:
+        return _isoformat(value) if type(value) is datetime else process(value)
+
+    return write
+
+
+def _isoformat(moment: datetime) -> str:
+    # the wall time to the microsecond, without the offset (SQLAlchemy's SQLite DATETIME drops it)
+    return moment.isoformat(" ", "microseconds")[:26]
 
 
 def _bound(dialect: Dialect, table: Table, rows: Sequence[Mapping[str, Any]]) -> list[Any]:
