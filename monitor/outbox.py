@@ -14,6 +14,7 @@ grouping). ``monitor check`` is one pass, so it flushes groups at once.
 from __future__ import annotations
 
 import asyncio
+import copy
 import logging
 from collections import defaultdict
 from collections.abc import Awaitable, Callable, Mapping
@@ -95,7 +96,6 @@ class Outbox:
         grouping: Mapping[str, Grouping] | None = None,
         max_attempts: int = 20,
         stored: StoreCall = asyncio.to_thread,
-        marks_together: bool = False,
     ) -> None:
         self.store = store
         self.channels = channels
@@ -105,7 +105,7 @@ class Outbox:
         self.grouping = dict(grouping or {})
         self._stored = stored
         #: whether a channel's deliveries are marked sent together (see storing_through)
-        self._marks_together = marks_together
+        self._marks_together = False
         self._last_digest: dict[str, datetime] = {}
 
     def storing_through(self, stored: StoreCall) -> Outbox:
@@ -115,17 +115,9 @@ class Outbox:
         tenth of a second), and the marks of a channel's sends are each asked for as the alert
         goes out but awaited together: one transaction for many, not a round trip each. Should
         the monitor die meanwhile, the alerts of one sweep may go out again, not just one."""
-        other = Outbox(
-            self.store,
-            self.channels,
-            max_age=self.max_age,
-            clock=self.clock,
-            grouping=self.grouping,
-            max_attempts=self.max_attempts,
-            stored=stored,
-            marks_together=True,
-        )
-        other._last_digest = self._last_digest
+        other = copy.copy(self)  # the same channels, and the same record of digests sent
+        other._stored = stored
+        other._marks_together = True
         return other
 
     async def deliver_due(self, *, flush: bool = False, groups: bool = True) -> DeliveryReport:

@@ -81,6 +81,15 @@ def sweep(database: str, channel: RecordingChannel, *, through_writer: bool) -> 
     return asyncio.run(scenario())
 
 
+def failed_sweep(database: str, *, through_writer: bool) -> RecordingChannel:
+    """A sweep over a database that refuses every mark: the channel, with what it was sent."""
+    refuse_marks(database)
+    channel = RecordingChannel()
+    with pytest.raises(StoreError, match="marks refused"):
+        sweep(database, channel, through_writer=through_writer)
+    return channel
+
+
 def statuses(database: str) -> list[str]:
     store = Store.open(database)
     try:
@@ -104,10 +113,7 @@ def test_a_sweep_records_each_alert_it_sent_and_the_next_sends_none(
 def test_a_sweep_on_its_own_stops_at_the_first_alert_it_cannot_record(
     database: str, caplog: pytest.LogCaptureFixture
 ) -> None:
-    refuse_marks(database)
-    channel = RecordingChannel()
-    with pytest.raises(StoreError, match="marks refused"):
-        sweep(database, channel, through_writer=False)
+    channel = failed_sweep(database, through_writer=False)
     # the alert went out, its mark did not: it is named, and the sweep sent no other
     assert len(channel.sent) == 1
     unrecorded = [r for r in caplog.records if "not recorded as sent" in r.getMessage()]
@@ -120,10 +126,7 @@ def test_a_sweep_on_its_own_stops_at_the_first_alert_it_cannot_record(
 def test_a_sweep_through_the_writer_names_every_alert_it_could_not_record(
     database: str, caplog: pytest.LogCaptureFixture
 ) -> None:
-    refuse_marks(database)
-    channel = RecordingChannel()
-    with pytest.raises(StoreError, match="marks refused"):
-        sweep(database, channel, through_writer=True)
+    channel = failed_sweep(database, through_writer=True)
     # the marks were asked for as each alert went out and settled together: each alert that
     # may repeat is named
     assert len(channel.sent) == len(STORIES)

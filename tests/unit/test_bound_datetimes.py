@@ -7,6 +7,7 @@ from typing import Any
 
 from hypothesis import example, given, settings
 from hypothesis import strategies as st
+from sqlalchemy import Table
 from sqlalchemy.dialects import postgresql, sqlite
 
 from monitor.store import bulk, schema
@@ -15,10 +16,10 @@ COLUMNS = ("published_at", "first_seen_at", "title")
 offsets = st.none() | st.timedeltas(min_value=timedelta(hours=-23), max_value=timedelta(hours=23))
 
 
-def sqlalchemy_processors(dialect: Any) -> list[Any]:
-    return [
-        schema.items.c[name].type.dialect_impl(dialect).bind_processor(dialect) for name in COLUMNS
-    ]
+def sqlalchemy_processors(
+    dialect: Any, table: Table = schema.items, columns: tuple[str, ...] = COLUMNS
+) -> list[Any]:
+    return [table.c[name].type.dialect_impl(dialect).bind_processor(dialect) for name in columns]
 
 
 @settings(max_examples=500, deadline=None)
@@ -61,10 +62,7 @@ def test_columns_of_other_types_keep_sqlalchemy_s_own_processors() -> None:
     dialect = sqlite.dialect()
     columns = ("fetched_once", "consecutive_failures", "last_success_at")
     ours = bulk._processors(dialect, schema.sources, columns)
-    theirs = [
-        schema.sources.c[name].type.dialect_impl(dialect).bind_processor(dialect)
-        for name in columns
-    ]
+    theirs = sqlalchemy_processors(dialect, schema.sources, columns)
     assert ours[0] is not None
     assert [ours[0](flag) for flag in (True, False)] == [theirs[0](flag) for flag in (True, False)]
     assert ours[1] is None
