@@ -92,21 +92,48 @@ def canonical_url(url: str) -> str:
     host = (hostname or "").lower().removeprefix("www.").removeprefix("amp.")
     if port and port not in (80, 443):
         host = f"{host}:{port}"
-    query = sorted(
-        (k, v)
-        for k, v in (parse_qsl(query_text, keep_blank_values=True) if query_text else ())
-        if not k.lower().startswith("utm_") and k.lower() not in _TRACKING_PARAMS
+    # the tests before each substitution skip what most links (no query, no "//", no "amp")
+    # would spend on it: two fifths of the cost, and every item has a link
+    query = (
+        sorted(
+            (k, v)
+            for k, v in parse_qsl(query_text, keep_blank_values=True)
+            if not k.lower().startswith("utm_") and k.lower() not in _TRACKING_PARAMS
+        )
+        if query_text
+        else None
     )
-    path = _SLASHES.sub("/", path or "/")
-    path = _AMP_PATH.sub("", path).rstrip("/") or "/"
-    return f"{host}{path}" + (f"?{urlencode(query)}" if query else "")
+    path = path or "/"
+    if "//" in path:
+        path = _SLASHES.sub("/", path)
+    if "amp" in path:
+        path = _AMP_PATH.sub("", path)
+    path = path.rstrip("/") or "/"
+    return f"{host}{path}?{urlencode(query)}" if query else f"{host}{path}"
+
+
+#: for ASCII, what ``\w`` leaves out, as spaces: one bytes.translate splits the words
+_ASCII_NON_WORD = bytes(
+    code if chr(code).isascii() and re.fullmatch(r"\w", chr(code)) else ord(" ")
+    for code in range(256)
+)
+_WORD = re.compile(r"\w+")
+
+
+def _title_words(title: str) -> list[bytes]:
+    """The title's words, NFKC-normalised and case-folded, UTF-8 encoded."""
+    if title.isascii():
+        # NFKC leaves ASCII as it is and casefold lowers it: a third of the regex's cost
+        return title.lower().encode().translate(_ASCII_NON_WORD).split()
+    folded = unicodedata.normalize("NFKC", title).casefold()
+    return [word.encode() for word in _WORD.findall(folded)]
 
 
 def title_fingerprint(title: str) -> str | None:
-    words = re.findall(r"\w+", unicodedata.normalize("NFKC", title).casefold())
+    words = _title_words(title)
     if len(words) < MIN_TITLE_WORDS:
         return None
-    return hashlib.sha256(" ".join(words).encode()).hexdigest()[:32]
+    return hashlib.sha256(b" ".join(words)).hexdigest()[:32]
 
 
 def identity_keys(item: Item) -> tuple[str, ...]:

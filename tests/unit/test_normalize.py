@@ -1,8 +1,10 @@
 from __future__ import annotations
 
+import hashlib
 import re
 import sys
-from urllib.parse import urljoin
+import unicodedata
+from urllib.parse import parse_qsl, urlencode, urljoin
 
 import pytest
 from hypothesis import example, given, settings
@@ -10,6 +12,7 @@ from hypothesis import strategies as st
 
 from monitor.model import Item
 from monitor.sources.normalize import (
+    _TRACKING_PARAMS,
     canonical_url,
     clean_text,
     identity_keys,
@@ -148,3 +151,53 @@ def _urljoin_or_link(base: str, link: str) -> str:
 @example("http://b.org/feed/", "http://a.org/a/./b;p")
 def test_join_url_fast_path_gives_what_urljoin_gives(base: str, link: str) -> None:
     assert join_url(base, link) == _urljoin_or_link(base, link)
+
+
+def _fingerprint_by_regex(title: str) -> str | None:
+    """title_fingerprint as first written: the keys already stored were made by it."""
+    words = re.findall(r"\w+", unicodedata.normalize("NFKC", title).casefold())
+    if len(words) < 4:
+        return None
+    return hashlib.sha256(" ".join(words).encode()).hexdigest()[:32]
+
+
+_TITLE_ALPHABET = st.sampled_from(
+    [*"aZ09_ -.,!'’()&/\t\n\x00\x7f", "é", "ß", "ﬁ", "Ｈ", "İ", "\u0301", "上海", "Σ", "½"]
+)
+
+
+@settings(max_examples=2000, deadline=None)
+@given(st.lists(_TITLE_ALPHABET | st.text(max_size=4), max_size=16).map("".join))
+@example("AWS shuts its Shanghai lab (report 12.3)")
+@example("Straße ﬁnal ＨＥＬＬＯ İstanbul")
+def test_title_fingerprint_is_the_one_stored_keys_were_made_with(title: str) -> None:
+    assert title_fingerprint(title) == _fingerprint_by_regex(title)
+
+
+def _canonical_by_regexes(url: str) -> str:
+    """canonical_url with every substitution made whether or not it finds anything."""
+    url = url.strip()
+    parts = url_parts(url)
+    if parts is None:
+        return url
+    hostname, port, path, query_text = parts
+    host = (hostname or "").lower().removeprefix("www.").removeprefix("amp.")
+    if port and port not in (80, 443):
+        host = f"{host}:{port}"
+    query = sorted(
+        (k, v)
+        for k, v in parse_qsl(query_text, keep_blank_values=True)
+        if not k.lower().startswith("utm_") and k.lower() not in _TRACKING_PARAMS
+    )
+    path = re.sub(r"/+", "/", path or "/")
+    path = re.sub(r"^/amp(?=/)|/amp/?$|\.amp(?:\.html?)?$", "", path).rstrip("/") or "/"
+    return f"{host}{path}" + (f"?{urlencode(query)}" if query else "")
+
+
+@settings(max_examples=2000, deadline=None)
+@given(urls)
+@example("https://e.org//amp//")
+@example("https://e.org/a/amp?utm_source=x&b=&a=1")
+@example("https://e.org/?")
+def test_canonical_url_skips_only_substitutions_that_find_nothing(url: str) -> None:
+    assert canonical_url(url) == _canonical_by_regexes(url)
