@@ -15,7 +15,7 @@ from monitor.match.keyindex import MIN_KEYED_CHILDREN, KeyScanner
 from monitor.match.lists import ListEntry, TermList
 from monitor.match.prefilter import required_keys
 from monitor.match.text import fold, fold_with_offsets, is_cjk
-from monitor.model import Item
+from monitor.model import TEXT_FIELDS, Item
 
 WORDS = [
     "close",
@@ -179,6 +179,34 @@ def test_a_long_list_runs_only_the_terms_whose_keys_occur() -> None:
 @given(st.text())
 def test_fast_folding_equals_folding_one_character_at_a_time(text: str) -> None:
     assert fold(text) == fold_with_offsets(text)[0]
+
+
+_FIELD_TEXT = st.text() | st.sampled_from(["", "Café", "e\u0301", "\u0301", "ﬁ", "İ", "ǅ", "’"])
+
+
+@settings(max_examples=500, deadline=None)
+@given(
+    st.tuples(_FIELD_TEXT, _FIELD_TEXT, _FIELD_TEXT, _FIELD_TEXT, _FIELD_TEXT, _FIELD_TEXT),
+    st.lists(_FIELD_TEXT, max_size=3),
+)
+@example(("Cafe", "\u0301 at the start", "", "s", "", "ends in e"), ["\u0301"])
+def test_all_fields_folded_at_once_are_each_field_folded(
+    fields: tuple[str, str, str, str, str, str], tags: list[str]
+) -> None:
+    title, summary, content, source, url, author = fields
+    item = Item(
+        source=source,
+        title=title,
+        url=url,
+        summary=summary,
+        content=content,
+        author=author,
+        tags=tuple(tags),
+    )
+    prepared = prepare(item)
+    each = [fold(item.field_text(name)) for name in TEXT_FIELDS]
+    assert prepared.text == "\n".join(each)
+    assert [prepared.folded[name] for name in TEXT_FIELDS] == each
 
 
 @pytest.mark.parametrize("text", ["Café", "ﬁrm", "Straße", "İstanbul", "ǅ", "’s"])
