@@ -48,9 +48,9 @@ class PreparedItem:
         self.item = item
         #: each field folded, when a rule first looks into it
         self.folded = _FoldedFields(item)
-        #: every field at once, for the prefilters: folded in one piece, as folding goes
-        #: character by character, at a quarter of the cost of folding and joining the fields
-        #: (every item is prepared, most of them to be ruled out by one look at this)
+        #: every field at once, in TEXT_FIELDS' order, for the prefilters: folded in one piece,
+        #: as folding goes character by character, at a quarter of the cost of folding and
+        #: joining the fields (every item is prepared, most to be ruled out by one look at this)
         self.text = fold(
             f"{item.title}\n{item.summary}\n{item.content}\n{item.source}\n{item.url}\n"
             f"{item.author}\n{item.field_text('tags')}"
