@@ -6,6 +6,7 @@ calls the library, with ``raise ... from exc``, so the rest of the code handles 
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from enum import StrEnum
 from typing import Any
@@ -98,3 +99,8 @@ class DeliveryError(MonitorError):
 
 class StoreError(MonitorError):
     """The state database failed; nothing of the failed transaction was kept."""
+
+
+def without_password(location: str) -> str:
+    """A database URL as messages may show it: any password replaced by ``***``."""
+    return re.sub(r"(://[^/@:]*:)[^/@]*@", r"\1***@", location)

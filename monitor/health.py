@@ -7,8 +7,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from monitor.config.schema import FeedSource, PageSource, Settings
-from monitor.store import SourceState
-from monitor.store.source_health import SourceActivity
+from monitor.store import SourceActivity, SourceState
 from monitor.tables import relative_time, render_columns
 
 

@@ -11,14 +11,18 @@ import hashlib
 import logging
 from collections.abc import Mapping
 from datetime import datetime, timedelta
+from typing import TYPE_CHECKING
 
 from monitor.config.schema import FeedSource, PageSource, Settings
 from monitor.errors import DeliveryError, StoreError
 from monitor.health import health_problem
 from monitor.model import Alert
 from monitor.notify import Notifier
-from monitor.store import SourceState, Store
-from monitor.store.source_health import SourceActivity
+from monitor.outbox import StoreCall
+from monitor.store import SourceActivity, SourceState
+
+if TYPE_CHECKING:
+    from monitor.store import Store
 
 logger = logging.getLogger(__name__)
 
@@ -73,15 +77,21 @@ def health_alert(
 
 
 async def announce_health(
-    settings: Settings, store: Store, channels: Mapping[str, Notifier], now: datetime
+    settings: Settings,
+    store: Store,
+    channels: Mapping[str, Notifier],
+    now: datetime,
+    *,
+    stored: StoreCall = asyncio.to_thread,
 ) -> int:
-    """Send the health changes found now; the number of changes announced."""
+    """Send the health changes found now; the number of changes announced. ``stored`` runs
+    the store's methods (a pass's store process, say)."""
     targets = [channels[name] for name in settings.health.notify if name in channels]
     if not targets:
         return 0
     try:
-        states = {s.name: s for s in await asyncio.to_thread(store.all_source_states)}
-        activity = await asyncio.to_thread(store.source_activity, now - ACTIVITY_WINDOW)
+        states = {s.name: s for s in await stored(store.all_source_states)}
+        activity = await stored(store.source_activity, now - ACTIVITY_WINDOW)
     except StoreError as exc:
         logger.error("source health: %s", exc)
         return 0
@@ -98,7 +108,7 @@ async def announce_health(
         if not all(results):
             continue
         try:
-            await asyncio.to_thread(store.record_health_alert, source.name, problem=problem, at=now)
+            await stored(store.record_health_alert, source.name, problem=problem, at=now)
         except StoreError as exc:
             logger.error("source %s: cannot record its health alert: %s", source.name, exc)
             continue

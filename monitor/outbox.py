@@ -20,14 +20,17 @@ from collections import defaultdict
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Any, Protocol, TypeVar
+from typing import TYPE_CHECKING, Any, Protocol, TypeVar
 
 import tenacity
 
 from monitor.errors import DeliveryError
 from monitor.model import Digest
 from monitor.notify import Notifier
-from monitor.store import DeliveryRow, Store
+from monitor.store import DeliveryRow
+
+if TYPE_CHECKING:
+    from monitor.store import Store
 
 logger = logging.getLogger(__name__)
 

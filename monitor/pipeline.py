@@ -28,11 +28,12 @@ from monitor.planning import FeedRead, plan_alerts
 from monitor.schedule import after_failure, after_success, cache_hint, is_due
 from monitor.sources.normalize import keyed
 from monitor.sources.read import accept_header, read_source, source_url
-from monitor.store import FetchSuccess, SourceState, Store
-from monitor.store.batching import BatchedStore
-from monitor.store.process import StoreProcess
+from monitor.store import FetchSuccess, SourceState
 
 if TYPE_CHECKING:
+    from monitor.store import Store
+    from monitor.store.batching import BatchedStore
+    from monitor.store.process import StoreProcess
     from monitor.workers import WorkerPool
 
 logger = logging.getLogger(__name__)

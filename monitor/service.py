@@ -24,13 +24,15 @@ from monitor.health_alerts import announce_health
 from monitor.notify import Notifier, build_channels
 from monitor.outbox import DeliveryReport, Grouping, Outbox, SweepsDuringPass
 from monitor.pipeline import Runtime, SourceOutcome, poll_source, utcnow
-from monitor.store import SourceState, Store
+from monitor.store import SourceState
 from monitor.store.batching import BatchedStore
 from monitor.store.process import StoreProcess
 from monitor.workers import WorkerPool
 
 if TYPE_CHECKING:
     import httpx
+
+    from monitor.store import Store
 
 logger = logging.getLogger(__name__)
 
@@ -128,13 +130,21 @@ async def open_services(
     """What a run needs; ``one_pass`` (`monitor check`) writes from a process of its own when
     there are parsing workers, where the daemon's sparse writes cost less on a thread."""
     settings = config.settings
-    store = await asyncio.to_thread(Store.open, settings.state, base_dir=config.base_dir)
+    size = pass_workers(settings)
+    # with the parsing elsewhere, a pass's writes are what this process would spend its time
+    # on: they go to a process of their own, which opens the database and takes the pass's
+    # other store calls too (this process then never imports SQLAlchemy)
+    in_process = bool(size and one_pass)
+    own_store: Store | None = None
+    if not in_process:
+        from monitor.store import Store
+
+        own_store = await asyncio.to_thread(Store.open, settings.state, base_dir=config.base_dir)
     fetcher = build_fetcher(settings)
     delivery_http = DeliveryHttp()
     channels = build_channels(
         settings, http=delivery_http.client, stdout=stdout, templates=config.templates
     )
-    size = pass_workers(settings)
     workers = None
     if size:
         logger.info("parsing feeds and matching items in %d worker processes", size)
@@ -142,12 +152,12 @@ async def open_services(
             config.rules, settings.channels, size, store_at=(settings.state, config.base_dir)
         )
     batched: BatchedStore | StoreProcess
-    if size and one_pass:
-        # with the parsing elsewhere, a pass's writes are what the monitor's process would
-        # spend its time on: they go to a process of their own too
-        batched = StoreProcess(store, settings.state, config.base_dir)
+    if own_store is None:
+        batched = StoreProcess(settings.state, config.base_dir)
+        store = batched.store
     else:
         # the daemon's writes come a few a second: a tenth of a second gathers several
+        store = own_store
         batched = BatchedStore(store, gather=0.0 if one_pass else DAEMON_STORE_GATHER)
     runtime = Runtime(
         settings=settings,
@@ -170,6 +180,7 @@ async def open_services(
         max_attempts=settings.defaults.delivery_max_attempts,
         clock=utcnow,
         grouping=grouping,
+        stored=asyncio.to_thread if own_store is not None else batched.call,
     )
     try:
         yield Services(runtime=runtime, outbox=outbox, channels=channels)
@@ -181,7 +192,8 @@ async def open_services(
         await batched.aclose()
         if runtime.workers is not None:
             await runtime.workers.aclose()
-        store.close()
+        if own_store is not None:
+            own_store.close()
 
 
 async def check_once(
@@ -191,7 +203,7 @@ async def check_once(
     async with open_services(config, stdout=stdout, one_pass=True) as services:
         runtime = services.runtime
         # One query for every source's state rather than one per source.
-        states = {s.name: s for s in await asyncio.to_thread(runtime.store.all_source_states)}
+        states = {s.name: s for s in await runtime.stored(runtime.store.all_source_states)}
         sources = config.settings.sources
         done: list[tuple[int, SourceOutcome]] = []
         # the sweeps' writes go where the pass's go, many to a transaction
@@ -218,14 +230,16 @@ async def check_once(
             await asyncio.gather(*(poll_in_turn(turns) for _ in range(runners)))
         finally:
             during = await sweeps.stop()
-        if isinstance(runtime.batched, StoreProcess):
-            # nothing writes through it after the pass and its sweeps: it stops beside the
-            # deliveries that follow, which write from this process
-            runtime.batched.stop_soon()
         outcomes = [outcome for _, outcome in sorted(done, key=lambda pair: pair[0])]
-        await announce_health(config.settings, services.runtime.store, services.channels, utcnow())
+        await announce_health(
+            config.settings, runtime.store, services.channels, utcnow(), stored=runtime.stored
+        )
         budget = config.settings.defaults.delivery_budget.total_seconds()
         report = await services.outbox.drain(budget)
+        if isinstance(runtime.batched, StoreProcess):
+            # nothing more to write: it copies its write-ahead log into the database while
+            # the channels and workers close
+            runtime.batched.stop_soon()
         report.sent += during.sent
         report.dead += during.dead
     return outcomes, report

@@ -10,6 +10,7 @@ import gc
 
 import monitor.sources.feed
 import monitor.store.process
+import monitor.store.repository
 import monitor.workers  # noqa: F401
 
 gc.freeze()

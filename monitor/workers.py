@@ -18,7 +18,7 @@ import time
 from collections.abc import Callable, Mapping, Sequence
 from multiprocessing.util import Finalize
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from monitor import forkserver
 from monitor.config.schema import ChannelBase
@@ -30,8 +30,9 @@ from monitor.planning import FeedRead, plan_alerts
 from monitor.process_pool import ProcessPool, WorkerDied
 from monitor.sources.normalize import keyed
 from monitor.sources.text import ParsedFeed
-from monitor.store import Store
-from monitor.store.key_lookup import KeyLookup
+
+if TYPE_CHECKING:
+    from monitor.store.key_lookup import KeyLookup
 
 logger = logging.getLogger(__name__)
 
@@ -76,6 +77,8 @@ def _lookup() -> KeyLookup:
     global _worker_lookup
     assert _worker_store_at is not None, "read_new is offered only with a store"
     if _worker_lookup is None:
+        from monitor.store import Store  # preloaded by the forkserver
+
         location, base_dir = _worker_store_at
         store = Store.open(location, base_dir=base_dir)
         lookup = _worker_lookup = store.key_lookup()

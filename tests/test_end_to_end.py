@@ -5,6 +5,8 @@ from __future__ import annotations
 import hashlib
 import hmac
 import json
+import subprocess
+import sys
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -287,3 +289,69 @@ def test_a_story_two_new_sources_carry_is_stored_and_alerted_once(
     again = cli.run("check")
     assert "wire: ok, 4 items, 0 new, 0 alerts" in again.stdout
     assert "mirror: ok, 4 items, 0 new, 0 alerts" in again.stdout
+
+
+# the command as `python -m monitor` runs it, then (as it exits) whether it loaded SQLAlchemy
+_CHECK_THEN_REPORT_IMPORTS = """
+import atexit, runpy, sys
+atexit.register(lambda: print("sqlalchemy loaded:", "sqlalchemy" in sys.modules, flush=True))
+sys.argv = ["monitor", *sys.argv[1:]]
+runpy.run_module("monitor", run_name="__main__")
+"""
+
+
+@pytest.mark.parametrize("parse_workers", [0, 2])
+def test_a_state_path_that_cannot_be_opened_is_reported_alike_with_or_without_workers(
+    tmp_path: Path, http_server: LoopbackServer, parse_workers: int
+) -> None:
+    http_server.set("/wire.xml", Reply(body=rss([STORY, *UNRELATED])))
+    (tmp_path / "state" / "monitor.db").mkdir(parents=True)
+    cli = MonitorCli(tmp_path)
+    cli.write_config(
+        "state: state/monitor.db\n"
+        f"rules: {SHIPPED_RULES}\n"
+        f"defaults: {{parse_workers: {parse_workers}, allow_private: [127.0.0.1/32]}}\n"
+        f"sources:\n  - {{name: wire, feed: {http_server.url}/wire.xml}}\n"
+        "channels:\n  console: {console: true}\n"
+    )
+    result = cli.run("check")
+    assert result.returncode == 1
+    assert result.stderr.strip() == (
+        f"Error: cannot open state database {tmp_path}/state/monitor.db: it is a folder, not a file"
+    )
+    assert result.stdout == ""
+
+
+def test_a_check_with_workers_leaves_the_database_library_to_the_store_process(
+    tmp_path: Path, http_server: LoopbackServer
+) -> None:
+    http_server.set("/wire.xml", Reply(body=rss([STORY, *UNRELATED])))
+    cli = MonitorCli(tmp_path)
+    cli.write_config(
+        "state: state/monitor.db\n"
+        f"rules: {SHIPPED_RULES}\n"
+        "defaults: {parse_workers: 2, allow_private: [127.0.0.1/32]}\n"
+        f"sources:\n  - {{name: wire, feed: {http_server.url}/wire.xml}}\n"
+        "channels:\n  console: {console: true}\n"
+    )
+    command = [sys.executable, "-c", _CHECK_THEN_REPORT_IMPORTS, "--config", str(cli.config)]
+
+    def check() -> subprocess.CompletedProcess[str]:
+        return subprocess.run(
+            [*command, "check"], capture_output=True, text=True, timeout=120, cwd=tmp_path
+        )
+
+    first = check()
+    assert first.returncode == 0, first.stderr
+    assert "wire: ok, 4 items, 4 new, 1 alerts" in first.stdout
+    assert "sqlalchemy loaded: False" in first.stdout
+    # what it stored is what the next check reads, through the same process
+    again = check()
+    assert "wire: ok, 4 items, 0 new, 0 alerts" in again.stdout
+    assert "sqlalchemy loaded: False" in again.stdout
+    # a command that reads the store itself loads it: the report above is not a constant
+    sources = subprocess.run(
+        [*command, "sources"], capture_output=True, text=True, timeout=120, cwd=tmp_path
+    )
+    assert sources.returncode == 0, sources.stderr
+    assert "sqlalchemy loaded: True" in sources.stdout

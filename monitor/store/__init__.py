@@ -1,7 +1,37 @@
-"""State: sources, items seen, alerts and their deliveries, in SQLite or PostgreSQL."""
+"""State: sources, items seen, alerts and their deliveries, in SQLite or PostgreSQL.
 
-from monitor.store.deliveries import DeliveryRow
-from monitor.store.polls import CommitResult, FetchSuccess
-from monitor.store.repository import SourceState, Store
+``Store`` is imported when first asked for: it brings SQLAlchemy, and a `monitor check` whose
+store runs in a process of its own needs only the records here.
+"""
 
-__all__ = ["CommitResult", "DeliveryRow", "FetchSuccess", "SourceState", "Store"]
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+from monitor.store.records import (
+    CommitResult,
+    DeliveryRow,
+    FetchSuccess,
+    SourceActivity,
+    SourceState,
+)
+
+if TYPE_CHECKING:
+    from monitor.store.repository import Store
+
+__all__ = [
+    "CommitResult",
+    "DeliveryRow",
+    "FetchSuccess",
+    "SourceActivity",
+    "SourceState",
+    "Store",
+]
+
+
+def __getattr__(name: str) -> Any:
+    if name == "Store":
+        from monitor.store.repository import Store
+
+        return Store
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

@@ -17,10 +17,12 @@ import threading
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from monitor.errors import StoreError
-from monitor.store.repository import Store
+
+if TYPE_CHECKING:
+    from monitor.store.repository import Store
 
 logger = logging.getLogger(__name__)
 

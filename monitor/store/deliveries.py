@@ -5,7 +5,6 @@ from __future__ import annotations
 import json
 import logging
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
@@ -14,21 +13,9 @@ from sqlalchemy import RowMapping, Select, select, update
 from monitor.model import Alert
 from monitor.store import rows, schema
 from monitor.store.part import StorePart
+from monitor.store.records import DeliveryRow
 
 logger = logging.getLogger(__name__)
-
-
-@dataclass(frozen=True, kw_only=True)
-class DeliveryRow:
-    id: int
-    channel: str
-    status: str  # pending | sent | dead
-    attempts: int
-    next_attempt_at: datetime | None
-    last_error: str | None
-    created_at: datetime
-    sent_at: datetime | None
-    alert: Alert
 
 
 class DeliveryRecords(StorePart):

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import logging
 import os
-import re
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -18,7 +17,7 @@ from sqlalchemy import URL, Connection, Engine, create_engine, event
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import ArgumentError, SQLAlchemyError
 
-from monitor.errors import StoreError
+from monitor.errors import StoreError, without_password
 from monitor.store.migrations import migrate
 
 logger = logging.getLogger(__name__)
@@ -46,10 +45,6 @@ class Location:
         return self.url.password
 
 
-def _redacted(text: str) -> str:
-    return re.sub(r"(://[^/@:]*:)[^/@]*@", r"\1***@", text)
-
-
 def parse_location(location: str, base_dir: Path | None) -> Location:
     """A file path, a ``sqlite:///`` URL or a PostgreSQL URL; anything else is refused."""
     if "://" not in location:
@@ -57,7 +52,7 @@ def parse_location(location: str, base_dir: Path | None) -> Location:
     try:
         url = make_url(location)
     except (ArgumentError, ValueError) as exc:
-        raise StoreError(f"state database {_redacted(location)}: not a valid URL") from exc
+        raise StoreError(f"state database {without_password(location)}: not a valid URL") from exc
     backend = url.get_backend_name()
     if backend == "sqlite":
         if url.database in (None, "", ":memory:"):

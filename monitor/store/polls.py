@@ -4,7 +4,6 @@ found, in one transaction), a 304, a failure."""
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
@@ -16,23 +15,6 @@ from monitor.store.part import StorePart
 
 #: a source's row before its first poll: the columns that may not be empty
 _NEW_SOURCE: dict[str, Any] = {"consecutive_failures": 0, "fetched_once": False, "items_seen": 0}
-
-
-@dataclass(frozen=True, kw_only=True)
-class CommitResult:
-    items_added: int
-    alerts_enqueued: int
-
-
-@dataclass(frozen=True, kw_only=True)
-class FetchSuccess:
-    """What a fetch that worked tells about its source, besides the items it found."""
-
-    etag: str | None
-    last_modified: str | None
-    next_poll_at: datetime | None = None
-    fetch_ms: int | None = None
-    parse_ms: int | None = None
 
 
 class PollRecords(StorePart):

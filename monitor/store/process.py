@@ -5,9 +5,11 @@ SQLAlchemy; in one process they take turns on one interpreter lock. Here the sto
 in a child process with its own connection, many to a transaction as in batching.py, and the
 monitor only sends the arguments and reads the results, both from its event loop: the calls of
 one turn of the loop go in one message, written without waiting (what the pipe cannot take yet
-is written when it can). The child opens the same database, so
-the monitor's other store calls (deliveries, health) run beside it as another process's would.
-A child that dies fails the calls in its hands and every later one with a StoreError.
+is written when it can). The child opens (and migrates) the database itself, and the pass's
+other store calls (its states, deliveries, health) go to it too: the monitor's process never
+imports SQLAlchemy, a fifth of a second before its first fetch. A child that cannot open the
+database fails every call with the store's own error; one that dies fails the calls in its
+hands and every later one with a StoreError.
 """
 
 from __future__ import annotations
@@ -23,12 +25,14 @@ from collections.abc import Callable
 from multiprocessing.connection import Connection
 from multiprocessing.reduction import ForkingPickler
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar, cast
 
 from monitor import forkserver
-from monitor.errors import StoreError
+from monitor.errors import StoreError, without_password
 from monitor.store.batching import CLOSED, MAX_BATCH, run_batch
-from monitor.store.repository import Store
+
+if TYPE_CHECKING:
+    from monitor.store.repository import Store
 
 logger = logging.getLogger(__name__)
 
@@ -37,14 +41,19 @@ Request = tuple[int, str, tuple[Any, ...], dict[str, Any]]
 
 
 def _serve(location: str, base_dir: Path | None, requests: Connection, answers: Connection) -> None:
+    from monitor.store.repository import Store  # preloaded by the forkserver
+
     try:
         store = Store.open(location, base_dir=base_dir)
     except Exception as exc:
         # said before going, so that the monitor's error names the cause, not only the exit
+        error = exc if isinstance(exc, StoreError) else StoreError(f"cannot open the store: {exc}")
         with contextlib.suppress(OSError, ValueError):
-            answers.send([(None, None, StoreError(f"cannot open the store: {exc}"))])
+            answers.send([(None, None, error)])
         return
     try:
+        # first of all answers: how messages name the database
+        answers.send([(None, store.display, None)])
         while True:
             try:
                 first: list[Request] | None = requests.recv()
@@ -90,8 +99,9 @@ def _framed(message: object) -> bytes:
 class StoreProcess:
     """The store's calls, run in a child process many to a transaction."""
 
-    def __init__(self, store: Store, location: str, base_dir: Path | None) -> None:
-        self.store = store
+    def __init__(self, location: str, base_dir: Path | None) -> None:
+        #: how messages name the database; the child's own name for it once it has opened it
+        self.display = without_password(location)
         context = forkserver.context()
         child_requests, self._requests = context.Pipe(duplex=False)
         self._answers, child_answers = context.Pipe(duplex=False)
@@ -119,7 +129,13 @@ class StoreProcess:
         self._ids = itertools.count()
         self._pending: dict[int, asyncio.Future[Any]] = {}
         self._loop: asyncio.AbstractEventLoop | None = None
+        #: the error every call gets, once the child cannot answer any more
         self._failed: str | None = None
+
+    @property
+    def store(self) -> Store:
+        """The store, to name its methods by: ``call(process.store.commit_poll, ...)``."""
+        return cast("Store", StoreByName(self))
 
     def _start(self, *child_ends: Connection) -> None:
         try:
@@ -133,8 +149,7 @@ class StoreProcess:
     async def call(self, action: Callable[..., T], /, *args: Any, **kwargs: Any) -> T:
         """``action(*args, **kwargs)``, a method of the store, once its batch has committed."""
         if self._failed is not None or self._stop_asked:
-            reason = self._failed or CLOSED
-            raise StoreError(f"state database {self.store.display}: {reason}")
+            raise StoreError(self._failed or f"state database {self.display}: {CLOSED}")
         loop = self._bind()
         call_id = next(self._ids)
         answer: asyncio.Future[T] = loop.create_future()
@@ -192,8 +207,11 @@ class StoreProcess:
         try:
             while self._answers.poll(0):
                 for call_id, value, error in self._answers.recv():
-                    if call_id is None:  # the child could not start; it says why
-                        self._fail(f"the store process stopped: {error}")
+                    if call_id is None and error is None:  # the child opened the database
+                        self.display = value
+                        continue
+                    if call_id is None:  # the child could not open it; its error says why
+                        self._fail(str(error), log=False)  # the callers report it
                         return
                     answer = self._pending.pop(call_id, None)
                     if answer is None or answer.done():
@@ -206,22 +224,23 @@ class StoreProcess:
             if self._stop_asked and not self._pending:
                 # told to stop (stop_soon), with every call answered: the end it was asked for
                 self._loop_forgets_answers()
-                self._failed = CLOSED
+                self._failed = f"state database {self.display}: {CLOSED}"
                 return
-            self._fail("the store process stopped")
+            self._fail(f"state database {self.display}: the store process stopped")
 
     def _loop_forgets_answers(self) -> None:
         if self._loop is not None:
             with contextlib.suppress(OSError, ValueError):  # the pipe may be closed already
                 self._loop.remove_reader(self._answers.fileno())
 
-    def _fail(self, reason: str) -> None:
-        self._failed = reason
+    def _fail(self, message: str, *, log: bool = True) -> None:
+        self._failed = message
         self._loop_forgets_answers()
-        logger.error("state database %s: %s", self.store.display, reason)
+        if log:
+            logger.error("%s", message)
         for answer in self._pending.values():
             if not answer.done():
-                answer.set_exception(StoreError(f"state database {self.store.display}: {reason}"))
+                answer.set_exception(StoreError(message))
         self._pending.clear()
 
     @property
@@ -253,10 +272,33 @@ class StoreProcess:
         if self._loop is not None:
             self._watch_writes(False)
         await asyncio.to_thread(self._stop)
-        self._failed = CLOSED
+        self._failed = f"state database {self.display}: {CLOSED}"
 
     def _stop(self) -> None:
         self._starter.join()
         self._process.join(timeout=60)
         self._requests.close()
         self._answers.close()
+
+
+class StoreByName:
+    """The store as the monitor's process sees it while a store process holds the database: its
+    methods are names that ``StoreProcess.call`` sends to the child, which runs them. Called
+    here, one says so instead."""
+
+    def __init__(self, process: StoreProcess) -> None:
+        self._process = process
+
+    @property
+    def display(self) -> str:
+        return self._process.display
+
+    def __getattr__(self, name: str) -> Callable[..., Any]:
+        if name.startswith("_"):
+            raise AttributeError(name)
+
+        def elsewhere(*args: Any, **kwargs: Any) -> Any:
+            raise TypeError(f"Store.{name} runs in the store process: pass it to its call()")
+
+        elsewhere.__name__ = name
+        return elsewhere

@@ -13,7 +13,6 @@ import sqlite3
 import threading
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
-from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
 
@@ -27,7 +26,7 @@ from monitor.store import engine as engines
 from monitor.store.deliveries import DeliveryRecords
 from monitor.store.history import ItemHistory
 from monitor.store.key_lookup import KeyLookup, first_unseen
-from monitor.store.polls import CommitResult, FetchSuccess
+from monitor.store.records import CommitResult, FetchSuccess, SourceState
 from monitor.store.silences import SilenceRecords
 from monitor.store.source_health import SourceHealthRecords
 
@@ -37,28 +36,6 @@ logger = logging.getLogger(__name__)
 INSERT_CHUNK = 500
 #: PostgreSQL advisory lock that serialises commit_items across processes (see there).
 COMMIT_LOCK = 0x6D6F6E69746F72  # "monitor"
-
-
-@dataclass(frozen=True, kw_only=True)
-class SourceState:
-    name: str
-    etag: str | None = None
-    last_modified: str | None = None
-    last_success_at: datetime | None = None
-    last_error: str | None = None
-    last_error_at: datetime | None = None
-    consecutive_failures: int = 0
-    fetched_once: bool = False
-    items_seen: int = 0
-    next_poll_at: datetime | None = None
-    failing_since: datetime | None = None
-    health_alert: str | None = None
-    health_alert_at: datetime | None = None
-    last_warning: str | None = None
-    last_warning_at: datetime | None = None
-    #: milliseconds the last good fetch took to answer, and its body to become items
-    fetch_ms: int | None = None
-    parse_ms: int | None = None
 
 
 class Store(SourceHealthRecords, ItemHistory, DeliveryRecords, SilenceRecords):

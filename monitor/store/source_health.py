@@ -2,22 +2,13 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from datetime import datetime
 
 from sqlalchemy import func, select
 
 from monitor.store import rows, schema
 from monitor.store.polls import PollRecords
-
-
-@dataclass(frozen=True, kw_only=True)
-class SourceActivity:
-    """New items of one source: how many since a moment, the first of them, and the latest ever."""
-
-    count: int
-    first_at: datetime | None
-    last_at: datetime | None
+from monitor.store.records import SourceActivity
 
 
 class SourceHealthRecords(PollRecords):
