@@ -141,11 +141,12 @@ def _isoformat(moment: datetime) -> str:
     return moment.isoformat(" ", "microseconds")[:26]
 
 
-def _bound(dialect: Dialect, table: Table, rows: Sequence[Mapping[str, Any]]) -> list[Any]:
-    """The values of ``rows`` (all with the same keys), row after row, as the driver takes
+def _bound(
+    dialect: Dialect, table: Table, columns: tuple[str, ...], rows: Sequence[Sequence[Any]]
+) -> list[Any]:
+    """The values of ``rows`` (each in ``columns`` order), row after row, as the driver takes
     them: through each column type's bind processor."""
-    columns = tuple(rows[0])
-    values = [row[column] for row in rows for column in columns]
+    values = [value for row in rows for value in row]
     width = len(columns)
     for offset, process in enumerate(_processors(dialect, table, columns)):
         if process is None:
@@ -164,38 +165,44 @@ def _bound(dialect: Dialect, table: Table, rows: Sequence[Mapping[str, Any]]) ->
 
 
 def _chunks(
-    rows: Sequence[Mapping[str, Any]],
-) -> Iterator[Sequence[Mapping[str, Any]]]:
-    per_statement = max(1, MAX_PARAMETERS // len(rows[0]))
+    columns: tuple[str, ...], rows: Sequence[Sequence[Any]]
+) -> Iterator[Sequence[Sequence[Any]]]:
+    per_statement = max(1, MAX_PARAMETERS // len(columns))
     for start in range(0, len(rows), per_statement):
         yield rows[start : start + per_statement]
 
 
 def insert_returning(
-    conn: Connection, table: Table, rows: Sequence[Mapping[str, Any]], returned: Sequence[str]
+    conn: Connection,
+    table: Table,
+    columns: Sequence[str],
+    rows: Sequence[Sequence[Any]],
+    returned: Sequence[str],
 ) -> list[tuple[Any, ...]]:
-    """Insert ``rows`` (all with the same keys), skipping those that would violate a unique
+    """Insert ``rows`` (each in ``columns`` order), skipping those that would violate a unique
     key; the ``returned`` columns of the rows inserted, in no particular order."""
     if not rows:
         return []
-    name = _dialect_name(conn)
+    name, names = _dialect_name(conn), tuple(columns)
     found: list[tuple[Any, ...]] = []
-    for chunk in _chunks(rows):
-        sql = _statement(name, table, tuple(chunk[0]), ", ".join(returned), len(chunk))
-        found.extend(_run(conn, sql, tuple(_bound(conn.dialect, table, chunk)))[0])
+    for chunk in _chunks(names, rows):
+        sql = _statement(name, table, names, ", ".join(returned), len(chunk))
+        found.extend(_run(conn, sql, tuple(_bound(conn.dialect, table, names, chunk)))[0])
     return found
 
 
-def insert_ignoring(conn: Connection, table: Table, rows: Sequence[Mapping[str, Any]]) -> int:
-    """Insert ``rows`` (all with the same keys), skipping those that would violate a unique
+def insert_ignoring(
+    conn: Connection, table: Table, columns: Sequence[str], rows: Sequence[Sequence[Any]]
+) -> int:
+    """Insert ``rows`` (each in ``columns`` order), skipping those that would violate a unique
     key; how many were inserted."""
     if not rows:
         return 0
-    name = _dialect_name(conn)
+    name, names = _dialect_name(conn), tuple(columns)
     inserted = 0
-    for chunk in _chunks(rows):
-        sql = _statement(name, table, tuple(chunk[0]), "", len(chunk))
-        inserted += _run(conn, sql, tuple(_bound(conn.dialect, table, chunk)))[1]
+    for chunk in _chunks(names, rows):
+        sql = _statement(name, table, names, "", len(chunk))
+        inserted += _run(conn, sql, tuple(_bound(conn.dialect, table, names, chunk)))[1]
     return inserted
 
 
@@ -233,5 +240,6 @@ def upsert(
 ) -> None:
     """Insert ``row``; where a row with its ``key`` exists, set that row's ``replaced``
     columns to ``row``'s values and raise its ``added`` columns by them instead."""
-    sql = _upsert(_dialect_name(conn), table, tuple(row), key, tuple(replaced), tuple(added))
-    _run(conn, sql, tuple(_bound(conn.dialect, table, [row])))
+    columns = tuple(row)
+    sql = _upsert(_dialect_name(conn), table, columns, key, tuple(replaced), tuple(added))
+    _run(conn, sql, tuple(_bound(conn.dialect, table, columns, [tuple(row.values())])))

@@ -20,7 +20,15 @@ from sqlalchemy import Connection, Engine, RowMapping, bindparam, func, select
 from sqlalchemy.exc import SQLAlchemyError
 
 from monitor.errors import StoreError
-from monitor.model import Item, KeyedItem, Outgoing, PackedItems
+from monitor.model import (
+    Item,
+    KeyedItem,
+    Outgoing,
+    PackedItems,
+    StoredBatch,
+    StoredItem,
+    stored_item,
+)
 from monitor.store import bulk, rows, schema
 from monitor.store import engine as engines
 from monitor.store.deliveries import DeliveryRecords
@@ -34,6 +42,8 @@ logger = logging.getLogger(__name__)
 
 #: items per call of _insert_items (bulk.py splits them further into statements)
 INSERT_CHUNK = 500
+#: the columns of an item key's row, in the order ``_insert_items`` gives them
+_KEY_COLUMNS = ("key", "item_id")
 #: PostgreSQL advisory lock that serialises commit_items across processes (see there).
 COMMIT_LOCK = 0x6D6F6E69746F72  # "monitor"
 
@@ -172,8 +182,11 @@ class Store(SourceHealthRecords, ItemHistory, DeliveryRecords, SilenceRecords):
         An item any of whose keys another writer stored since ``filter_new`` is skipped, with
         its alerts.
         """
+        stored: StoredBatch
         if packed is not None:
-            batch = packed.unpack([(entry, list(outgoing)) for entry, outgoing in batch])
+            stored = packed.unpack([(entry, list(outgoing)) for entry, outgoing in batch])
+        else:
+            stored = [(stored_item(entry), list(outgoing)) for entry, outgoing in batch]
         now = rows.utc(at)
         items_added = alerts_enqueued = 0
         with self._transaction("storing items and alerts", write=True) as conn:
@@ -181,22 +194,23 @@ class Store(SourceHealthRecords, ItemHistory, DeliveryRecords, SilenceRecords):
                 # One writer at a time, as SQLite's BEGIN IMMEDIATE gives: two batches holding
                 # the same items in another order would otherwise deadlock on each other's keys.
                 conn.execute(select(func.pg_advisory_xact_lock(COMMIT_LOCK)))
-            taken = self._existing_keys(conn, [k for entry, _ in batch for k in entry.keys])
-            fresh: list[tuple[KeyedItem, tuple[str, ...], Sequence[Outgoing]]] = []
-            for entry, outgoing in batch:
-                keys = tuple(dict.fromkeys(entry.keys))
+            # a stored item starts with its keys, its own first
+            taken = self._existing_keys(conn, [k for item, _ in stored for k in item[0]])
+            fresh: list[tuple[StoredItem, tuple[str, ...], Sequence[Outgoing]]] = []
+            for item, outgoing in stored:
+                keys = tuple(dict.fromkeys(item[0]))
                 if taken.isdisjoint(keys):
                     taken.update(keys)
-                    fresh.append((entry, keys, outgoing))
+                    fresh.append((item, keys, outgoing))
             for start in range(0, len(fresh), INSERT_CHUNK):
                 chunk = fresh[start : start + INSERT_CHUNK]
-                stored = self._insert_items(conn, source, [(e, k) for e, k, _ in chunk], now)
-                for entry, _, outgoing in chunk:
-                    item_id = stored.get(entry.key)
+                ids = self._insert_items(conn, source, [(i, k) for i, k, _ in chunk], now)
+                for _, keys, alerts in chunk:
+                    item_id = ids.get(keys[0])
                     if item_id is None:
                         continue
                     items_added += 1
-                    for out in outgoing:
+                    for out in alerts:
                         alerts_enqueued += self._enqueue(conn, item_id, out, now)
         return CommitResult(items_added=items_added, alerts_enqueued=alerts_enqueued)
 
@@ -229,10 +243,11 @@ class Store(SourceHealthRecords, ItemHistory, DeliveryRecords, SilenceRecords):
     def _insert_items(
         conn: Connection,
         source: str,
-        entries: Sequence[tuple[KeyedItem, tuple[str, ...]]],
+        entries: Sequence[tuple[StoredItem, tuple[str, ...]]],
         now: datetime,
     ) -> dict[str, int]:
-        """Store new items and their keys, two statements for many items: key -> new item id.
+        """Store new items and their keys (each item's own first, none twice), two statements
+        for many items: key -> new item id.
 
         An item whose key, or any of whose other keys, is already stored is left out.
         """
@@ -241,30 +256,28 @@ class Store(SourceHealthRecords, ItemHistory, DeliveryRecords, SilenceRecords):
         inserted = bulk.insert_returning(
             conn,
             schema.items,
-            [rows.item_row(entry, source, now) for entry, _ in entries],
+            rows.ITEM_COLUMNS,
+            [rows.item_values(item, source, now) for item, _ in entries],
             ("id", "key"),
         )
         ids = {key: item_id for item_id, key in inserted}
-        wanted = [
-            {"key": key, "item_id": ids[entry.key]}
-            for entry, keys in entries
-            if entry.key in ids
-            for key in keys
-        ]
-        if not wanted or bulk.insert_ignoring(conn, schema.item_keys, wanted) == len(wanted):
+        wanted = [(key, ids[keys[0]]) for _, keys in entries if keys[0] in ids for key in keys]
+        if not wanted:
+            return ids
+        if bulk.insert_ignoring(conn, schema.item_keys, _KEY_COLUMNS, wanted) == len(wanted):
             return ids
         stored_keys = bulk.stored_values(
             conn, schema.item_keys, "item_id", list(ids.values()), returned="key"
         )
-        for entry, keys in entries:
-            item_id = ids.get(entry.key)
+        for _, keys in entries:
+            item_id = ids.get(keys[0])
             if item_id is None or stored_keys.issuperset(keys):
                 continue
             # Reached only when a writer that skips COMMIT_LOCK stored one of the keys after the
             # check in commit_items: undo this item alone, the rest of the batch stays.
             conn.execute(schema.item_keys.delete().where(schema.item_keys.c.item_id == item_id))
             conn.execute(schema.items.delete().where(schema.items.c.id == item_id))
-            del ids[entry.key]
+            del ids[keys[0]]
         return ids
 
     @staticmethod

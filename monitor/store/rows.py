@@ -11,7 +11,7 @@ from typing import Any
 
 from sqlalchemy import RowMapping
 
-from monitor.model import Item, KeyedItem
+from monitor.model import Item, KeyedItem, StoredItem, stored_item
 
 
 def utc_or_none(value: datetime | None) -> datetime | None:
@@ -23,21 +23,42 @@ def utc(value: datetime) -> datetime:
     return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
 
 
+#: the columns of an item's row, in the order ``item_values`` gives them
+ITEM_COLUMNS = (
+    "key",
+    "source",
+    "guid",
+    "url",
+    "title",
+    "summary",
+    "content",
+    "author",
+    "tags",
+    "published_at",
+    "first_seen_at",
+)
+
+
+def item_values(item: StoredItem, source: str, now: datetime) -> tuple[Any, ...]:
+    """The row of ``item`` as ``source`` stored it at ``now``, in ``ITEM_COLUMNS`` order."""
+    keys, guid, url, title, summary, content, author, tags, published = item
+    return (
+        keys[0],
+        source,
+        guid,
+        url,
+        title,
+        summary,
+        content,
+        author,
+        json.dumps(list(tags), ensure_ascii=False) if tags else "[]",
+        None if published is None else utc(published),
+        now,
+    )
+
+
 def item_row(entry: KeyedItem, source: str, now: datetime) -> dict[str, Any]:
-    item = entry.item
-    return {
-        "key": entry.key,
-        "source": source,
-        "guid": item.guid,
-        "url": item.url,
-        "title": item.title,
-        "summary": item.summary,
-        "content": item.content,
-        "author": item.author,
-        "tags": json.dumps(list(item.tags), ensure_ascii=False) if item.tags else "[]",
-        "published_at": utc_or_none(item.published),
-        "first_seen_at": now,
-    }
+    return dict(zip(ITEM_COLUMNS, item_values(stored_item(entry), source, now), strict=True))
 
 
 def item_from_row(row: RowMapping) -> Item:

@@ -18,10 +18,10 @@ import pytest
 from sqlalchemy import Connection, Engine, create_engine, inspect, select, text
 
 from monitor.errors import StoreError
-from monitor.model import Alert, Item, KeyedItem, Match, Outgoing
+from monitor.model import Alert, Item, KeyedItem, Match, Outgoing, stored_item
 from monitor.sources.normalize import identity_keys
 from monitor.store import CommitResult, FetchSuccess, SourceState, Store, migrations, schema
-from monitor.store.rows import item_row, utc
+from monitor.store.rows import ITEM_COLUMNS, item_row, item_values, utc
 from tests.conftest import postgres_url
 
 T0 = datetime(2024, 9, 3, 8, 0, tzinfo=UTC)
@@ -33,6 +33,11 @@ needs_postgres = [
         os.environ.get("MONITOR_SKIP_POSTGRES") == "1", reason="MONITOR_SKIP_POSTGRES=1"
     ),
 ]
+
+
+def values(entry: KeyedItem) -> tuple[object, ...]:
+    """``entry``'s row as the source "wire" stored it at T0."""
+    return item_values(stored_item(entry), "wire", T0)
 
 
 @contextmanager
@@ -853,11 +858,11 @@ def test_bulk_insert_skips_conflicts_returns_what_it_stored_and_reads_back_alike
     ]
     with raw_engine(database) as engine, engine.begin() as conn:
         first = bulk.insert_returning(
-            conn, schema.items, [item_row(e, "wire", T0) for e in entries[:4]], ("id", "key")
+            conn, schema.items, ITEM_COLUMNS, [values(e) for e in entries[:4]], ("id", "key")
         )
         # more rows than one statement takes: the insert is split, and k0..k3 are skipped
-        many = [item_row(e, "wire", T0) for e in entries] * (bulk.MAX_PARAMETERS // 11 // 7 + 1)
-        second = bulk.insert_returning(conn, schema.items, many, ("key",))
+        many = [values(e) for e in entries] * (bulk.MAX_PARAMETERS // 11 // 7 + 1)
+        second = bulk.insert_returning(conn, schema.items, ITEM_COLUMNS, many, ("key",))
         assert bulk.stored_values(conn, schema.items, "key", ["k0", "k6", "nope"]) == {"k0", "k6"}
     assert sorted(key for _, key in first) == ["k0", "k1", "k2", "k3"]
     assert sorted(key for (key,) in second) == ["k4", "k5", "k6"]
@@ -876,13 +881,14 @@ def test_bulk_insert_ignoring_counts_the_rows_it_stored(database: str, store: St
         ids = {
             key: item_id
             for item_id, key in bulk.insert_returning(
-                conn, schema.items, [item_row(e, "wire", T0) for e in entries], ("id", "key")
+                conn, schema.items, ITEM_COLUMNS, [values(e) for e in entries], ("id", "key")
             )
         }
-        rows = [{"key": f"extra-{n}", "item_id": ids[e.key]} for n, e in enumerate(entries)]
-        assert bulk.insert_ignoring(conn, schema.item_keys, rows[:2]) == 2
-        assert bulk.insert_ignoring(conn, schema.item_keys, rows) == 1
-        assert bulk.insert_ignoring(conn, schema.item_keys, []) == 0
+        rows = [(f"extra-{n}", ids[e.key]) for n, e in enumerate(entries)]
+        columns = ("key", "item_id")
+        assert bulk.insert_ignoring(conn, schema.item_keys, columns, rows[:2]) == 2
+        assert bulk.insert_ignoring(conn, schema.item_keys, columns, rows) == 1
+        assert bulk.insert_ignoring(conn, schema.item_keys, columns, []) == 0
         assert bulk.stored_values(
             conn, schema.item_keys, "item_id", [ids[entries[2].key]], returned="key"
         ) == {"extra-2"}
@@ -903,7 +909,7 @@ def test_an_item_whose_key_was_taken_under_the_insert_is_undone_alone(
             schema.item_keys.insert(), [{"key": k, "item_id": other_id} for k in other.keys]
         )
         stored = Store._insert_items(
-            conn, "wire", [(clash, tuple(clash.keys)), (fine, tuple(fine.keys))], T0
+            conn, "wire", [(stored_item(e), e.keys) for e in (clash, fine)], T0
         )
         assert list(stored) == [fine.key]
         left = conn.execute(select(schema.items.c.guid).order_by(schema.items.c.guid)).all()

@@ -198,11 +198,11 @@ def test_a_worker_read_returns_only_what_the_store_has_not_seen(tmp_path: Path) 
     assert matched.new_items == baseline.new_items == 1
     assert matched.packed is not None
     assert baseline.packed is not None
-    assert [(e.key, len(outs)) for e, outs in matched.packed.unpack(matched.planned)] == [
+    assert [(i[0][0], len(outs)) for i, outs in matched.packed.unpack(matched.planned)] == [
         (story.key, 1)
     ]
     assert baseline.planned == []
-    assert [(e.key, outs) for e, outs in baseline.packed.unpack([])] == [(story.key, [])]
+    assert [(i[0][0], outs) for i, outs in baseline.packed.unpack([])] == [(story.key, [])]
     assert pool.reads_store
 
 
