@@ -11,6 +11,13 @@ from typing import Any
 
 #: The item fields a rule can look at, in the order evidence is reported.
 TEXT_FIELDS = ("title", "summary", "content", "source", "url", "author", "tags")
+#: A rule's severities, least first.
+SEVERITIES = ("info", "warning", "critical")
+
+
+def at_least(severity: str, minimum: str) -> bool:
+    """Whether ``severity`` is ``minimum`` or above it."""
+    return SEVERITIES.index(severity) >= SEVERITIES.index(minimum)
 
 
 @dataclass(frozen=True, kw_only=True)

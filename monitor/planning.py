@@ -5,17 +5,34 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import timedelta
+from typing import Protocol
 
-from monitor.config.schema import ChannelBase
 from monitor.match import Rule, RuleSet
 from monitor.match.prefilter import rule_set_for
-from monitor.model import Alert, KeyedItem, Outgoing, PackedItems, Planned
+from monitor.model import Alert, KeyedItem, Outgoing, PackedItems, Planned, at_least
+
+
+class TakesSeverity(Protocol):
+    """What planning asks of a channel: a channel's settings, or its ``MinimumSeverity``."""
+
+    def accepts(self, severity: str) -> bool: ...
+
+
+@dataclass(frozen=True)
+class MinimumSeverity:
+    """A channel's ``min_severity`` alone: what the parsing workers are sent of a channel, so
+    that they never import the settings' models."""
+
+    minimum: str
+
+    def accepts(self, severity: str) -> bool:
+        return at_least(severity, self.minimum)
 
 
 def plan_alerts(
     rules: Sequence[Rule] | RuleSet,
     batch: Sequence[KeyedItem],
-    channels: Mapping[str, ChannelBase] | None = None,
+    channels: Mapping[str, TakesSeverity] | None = None,
 ) -> Planned:
     """Match new items against every rule: each item with the alerts it causes (pure).
 

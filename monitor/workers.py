@@ -21,17 +21,17 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypeVar
 
 from monitor import forkserver
-from monitor.config.schema import ChannelBase
 from monitor.errors import FetchError, FetchErrorKind
 from monitor.match import Rule, RuleSet
 from monitor.match.prefilter import rule_set_for
 from monitor.model import KeyedItem, PackedItems, Planned
-from monitor.planning import FeedRead, plan_alerts
+from monitor.planning import FeedRead, MinimumSeverity, plan_alerts
 from monitor.process_pool import ProcessPool, WorkerDied
 from monitor.sources.normalize import keyed
 from monitor.sources.text import ParsedFeed
 
 if TYPE_CHECKING:
+    from monitor.config.schema import ChannelBase
     from monitor.store.key_lookup import KeyLookup
 
 logger = logging.getLogger(__name__)
@@ -41,13 +41,13 @@ T = TypeVar("T")
 StoreAt = tuple[str, Path | None]
 
 _worker_rules: RuleSet | None = None
-_worker_channels: Mapping[str, ChannelBase] | None = None
+_worker_channels: Mapping[str, MinimumSeverity] | None = None
 _worker_store_at: StoreAt | None = None
 _worker_lookup: KeyLookup | None = None
 
 
 def _start_worker(
-    rules: Sequence[Rule], channels: Mapping[str, ChannelBase], store_at: StoreAt | None
+    rules: Sequence[Rule], channels: Mapping[str, MinimumSeverity], store_at: StoreAt | None
 ) -> None:
     global _worker_rules, _worker_channels, _worker_store_at
     _worker_rules = rule_set_for(tuple(rules))
@@ -120,11 +120,12 @@ class WorkerPool:
         self._channels = channels
         self._workers = workers
         self._store_at = store_at
+        minimums = {name: MinimumSeverity(c.min_severity) for name, c in channels.items()}
         self._processes = ProcessPool(
             workers,
             context=forkserver.context(),
             initializer=_start_worker,
-            initargs=(rules, channels, store_at),
+            initargs=(rules, minimums, store_at),
         )
 
     @property

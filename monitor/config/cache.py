@@ -33,7 +33,7 @@ from monitor.config.yamlfile import ENV_REFERENCE
 
 if TYPE_CHECKING:
     from monitor.config.schema import Settings
-    from monitor.match.syntax import Rule
+    from monitor.match.rule import Rule
 
 logger = logging.getLogger(__name__)
 

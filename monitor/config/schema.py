@@ -24,6 +24,8 @@ from pydantic import (
     model_validator,
 )
 
+from monitor.model import at_least
+
 NAME_PATTERN = r"^[a-z0-9][a-z0-9_-]{0,63}$"
 _DURATION = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(ms|s|m|h|d)\s*$")
 _UNITS = {"ms": 0.001, "s": 1, "m": 60, "h": 3600, "d": 86400}
@@ -162,7 +164,7 @@ class PageSource(SourceBase):
     select: Selectors | None = None
 
 
-SEVERITIES = ("info", "warning", "critical")
+# monitor.model.SEVERITIES, spelled out for pydantic
 Severity = Literal["info", "warning", "critical"]
 
 
@@ -183,7 +185,7 @@ class ChannelBase(Strict):
         return DEFAULT_EMAIL_GROUP_WAIT if isinstance(self, EmailChannel) else timedelta(0)
 
     def accepts(self, severity: str) -> bool:
-        return SEVERITIES.index(severity) >= SEVERITIES.index(self.min_severity)
+        return at_least(severity, self.min_severity)
 
 
 DEFAULT_EMAIL_GROUP_WAIT = timedelta(seconds=30)

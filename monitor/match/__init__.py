@@ -66,8 +66,22 @@ Invalid rules (unknown keys, lists, fields or channels, bad regexes, examples th
 rejected when rules are loaded, never skipped when items are matched.
 """
 
+from typing import TYPE_CHECKING, Any
+
 from monitor.match.evaluate import PreparedItem, evaluate, prepare
 from monitor.match.prefilter import RuleSet
-from monitor.match.syntax import Rule, parse_rules
+from monitor.match.rule import Rule
+
+if TYPE_CHECKING:
+    from monitor.match.syntax import parse_rules
 
 __all__ = ["PreparedItem", "Rule", "RuleSet", "evaluate", "parse_rules", "prepare"]
+
+
+def __getattr__(name: str) -> Any:
+    # the parser of rule files comes with pydantic's models, which matching never needs
+    if name == "parse_rules":
+        from monitor.match.syntax import parse_rules
+
+        return parse_rules
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

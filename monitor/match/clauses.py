@@ -6,7 +6,7 @@ from dataclasses import dataclass
 
 from monitor.match.evaluate import PreparedItem, clause_holds
 from monitor.match.expressions import AllOf, AnyOf, AtLeast, Expr, Near, NoneOf, Scored, Term
-from monitor.match.syntax import Rule
+from monitor.match.rule import Rule
 
 DESCRIPTION_MAX = 70
 SHOWN_CHILDREN = 3

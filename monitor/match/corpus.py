@@ -8,7 +8,7 @@ from pathlib import Path
 import yaml
 
 from monitor.match.evaluate import evaluate, prepare
-from monitor.match.syntax import Rule
+from monitor.match.rule import Rule
 from monitor.model import Item
 
 CORPUS_SOURCE = "corpus"

@@ -8,7 +8,7 @@ from dataclasses import dataclass
 
 from monitor.match.expressions import AllOf, AnyOf, AtLeast, Expr, Near, NoneOf, Scored, Term
 from monitor.match.keyindex import Shortcuts
-from monitor.match.syntax import Rule
+from monitor.match.rule import Rule
 from monitor.match.text import fold, fold_with_offsets, sentence_starts, word_starts
 from monitor.model import TEXT_FIELDS, Evidence, Item, Match
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from monitor.errors import Problem
 from monitor.match.evaluate import evaluate, prepare
-from monitor.match.syntax import Example, Rule
+from monitor.match.rule import Example, Rule
 from monitor.model import Item
 
 EXAMPLE_SOURCE = "example"

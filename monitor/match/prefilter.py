@@ -18,7 +18,7 @@ from functools import lru_cache
 from monitor.match.evaluate import PreparedItem, evaluate, prepare
 from monitor.match.expressions import AllOf, AnyOf, AtLeast, Expr, Near, NoneOf, Scored, Term
 from monitor.match.keyindex import Shortcuts, children_by_key
-from monitor.match.syntax import Rule
+from monitor.match.rule import Rule
 from monitor.model import Item, Match
 
 Keys = frozenset[str] | None

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
@@ -10,29 +9,9 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 from monitor.config.schema import NAME_PATTERN, Severity
 from monitor.config.yamlfile import Document, Path_, validation_problems
 from monitor.errors import Problem
-from monitor.match.expressions import OPERATORS, Expr, ExprParser, share_equal
+from monitor.match.expressions import OPERATORS, ExprParser, share_equal
 from monitor.match.lists import TermList
-
-
-@dataclass(frozen=True)
-class Example:
-    text: str
-    should_match: bool
-    #: where the example is written, for the problem a failing example causes
-    line: int
-    col: int
-
-
-@dataclass(frozen=True)
-class Rule:
-    name: str
-    notify: tuple[str, ...]
-    expr: Expr
-    description: str
-    path: str
-    line: int
-    severity: str = "info"
-    examples: tuple[Example, ...] = ()
+from monitor.match.rule import Example, Rule
 
 
 class _Examples(BaseModel):

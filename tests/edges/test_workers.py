@@ -16,9 +16,10 @@ import pytest
 
 from monitor import forkserver
 from monitor.config import load_rules
+from monitor.config.schema import Settings
 from monitor.errors import FetchError
 from monitor.forkserver import POOL_MIN_SOURCES, names_many_feeds, pool_size
-from monitor.planning import FeedRead
+from monitor.planning import FeedRead, plan_alerts
 from monitor.process_pool import WorkerDied
 from monitor.sources.feed import parse_feed
 from monitor.sources.normalize import keyed
@@ -232,3 +233,44 @@ def test_workers_start_from_a_frozen_forkserver_that_imported_the_parsers() -> N
         [sys.executable, "-c", script], capture_output=True, text=True, check=True
     ).stdout.split()
     assert shown == ["True", "True"]
+
+
+def test_workers_leave_a_channel_out_of_alerts_below_its_min_severity() -> None:
+    # the shipped rule is a warning: the pager takes only critical alerts
+    settings = Settings.model_validate(
+        {
+            "sources": [],
+            "channels": {
+                "desk": {"console": True},
+                "pager": {"webhook": "https://hooks.example.org/p", "min_severity": "critical"},
+            },
+        }
+    )
+    rules = load_rules(SHIPPED_RULES, set(settings.channels))
+    parsed = parse_feed("wire", FEED, url="https://news.example.org/feed", headers={})
+    entries = keyed(parsed.items)
+    pool = WorkerPool(rules, settings.channels, 1)
+    try:
+        planned = asyncio.run(pool.plan(entries))
+    finally:
+        pool.close()
+    sent = [(entry.item.title, out.channels) for entry, outs in planned for out in outs]
+    assert sent == [(STORY["title"], ("desk",))]
+    # the same rule, planned in this process with the channels' own settings
+    assert sent == [
+        (entry.item.title, out.channels)
+        for entry, outs in plan_alerts(rules, entries, settings.channels)
+        for out in outs
+    ]
+
+
+def test_the_processes_forked_for_a_pass_start_without_the_settings_models() -> None:
+    # what the forkserver imports before it forks the workers and the store's process
+    probe = (
+        "import sys, monitor.worker_preload; "
+        "print(sorted(m for m in sys.modules if m.startswith(('pydantic', 'monitor.config.'))))"
+    )
+    result = subprocess.run(
+        [sys.executable, "-c", probe], capture_output=True, text=True, check=True, timeout=60
+    )
+    assert result.stdout.strip() == "['monitor.config.yamlfile']"

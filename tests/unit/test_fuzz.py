@@ -31,7 +31,7 @@ from hypothesis.database import DirectoryBasedExampleDatabase
 from monitor.config import load_rules, load_settings
 from monitor.config.schema import Selectors, Settings
 from monitor.errors import ConfigError, FetchError
-from monitor.match.syntax import Rule
+from monitor.match.rule import Rule
 from monitor.model import Item
 from monitor.sources.article import extract_article
 from monitor.sources.discover import read_page_without_selectors
