@@ -149,7 +149,7 @@ class StoreProcess:
     async def call(self, action: Callable[..., T], /, *args: Any, **kwargs: Any) -> T:
         """``action(*args, **kwargs)``, a method of the store, once its batch has committed."""
         if self._failed is not None or self._stop_asked:
-            raise StoreError(self._failed or f"state database {self.display}: {CLOSED}")
+            raise StoreError(self._failed or self._closed())
         loop = self._bind()
         call_id = next(self._ids)
         answer: asyncio.Future[T] = loop.create_future()
@@ -224,9 +224,12 @@ class StoreProcess:
             if self._stop_asked and not self._pending:
                 # told to stop (stop_soon), with every call answered: the end it was asked for
                 self._loop_forgets_answers()
-                self._failed = f"state database {self.display}: {CLOSED}"
+                self._failed = self._closed()
                 return
             self._fail(f"state database {self.display}: the store process stopped")
+
+    def _closed(self) -> str:
+        return f"state database {self.display}: {CLOSED}"
 
     def _loop_forgets_answers(self) -> None:
         if self._loop is not None:
@@ -272,7 +275,7 @@ class StoreProcess:
         if self._loop is not None:
             self._watch_writes(False)
         await asyncio.to_thread(self._stop)
-        self._failed = f"state database {self.display}: {CLOSED}"
+        self._failed = self._closed()
 
     def _stop(self) -> None:
         self._starter.join()

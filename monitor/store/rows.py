@@ -52,7 +52,7 @@ def item_values(item: StoredItem, source: str, now: datetime) -> tuple[Any, ...]
         content,
         author,
         json.dumps(list(tags), ensure_ascii=False) if tags else "[]",
-        None if published is None else utc(published),
+        utc_or_none(published),
         now,
     )
 
