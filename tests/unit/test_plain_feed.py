@@ -315,7 +315,12 @@ _MONTH_WORDS = ["Jan", "Feb", "FEB", "nov", "Dec", "June", "Foo"]
     st.integers(0, 25),
     st.integers(0, 61),
     st.integers(0, 61),
-    st.sampled_from(["+0000", "-0500", "+0530", "-1259", "+9999", "GMT", "gmt", "UT", "EST", "Z"]),
+    st.sampled_from(
+        [
+            *("+0000", "-0000", "+0030", "-0045", "-0500", "+0530", "-1259", "+9999"),
+            *("GMT", "gmt", "UT", "EST", "Z"),
+        ]
+    ),
     st.sampled_from(["{d}, ", "{d} ", ""]),
 )
 def test_the_common_rfc822_dates_read_as_feedparser_reads_them(
