@@ -134,9 +134,9 @@ async def open_services(
     # with the parsing elsewhere, a pass's writes are what this process would spend its time
     # on: they go to a process of their own, which opens the database and takes the pass's
     # other store calls too (this process then never imports SQLAlchemy)
-    in_process = bool(size and one_pass)
+    writes_elsewhere = bool(size and one_pass)
     own_store: Store | None = None
-    if not in_process:
+    if not writes_elsewhere:
         from monitor.store import Store
 
         own_store = await asyncio.to_thread(Store.open, settings.state, base_dir=config.base_dir)

@@ -11,7 +11,7 @@ from typing import Any
 
 from sqlalchemy import RowMapping
 
-from monitor.model import Item, KeyedItem, StoredItem, stored_item
+from monitor.model import Item, StoredItem
 
 
 def utc_or_none(value: datetime | None) -> datetime | None:
@@ -55,10 +55,6 @@ def item_values(item: StoredItem, source: str, now: datetime) -> tuple[Any, ...]
         utc_or_none(published),
         now,
     )
-
-
-def item_row(entry: KeyedItem, source: str, now: datetime) -> dict[str, Any]:
-    return dict(zip(ITEM_COLUMNS, item_values(stored_item(entry), source, now), strict=True))
 
 
 def item_from_row(row: RowMapping) -> Item:

@@ -21,7 +21,7 @@ from monitor.errors import StoreError
 from monitor.model import Alert, Item, KeyedItem, Match, Outgoing, stored_item
 from monitor.sources.normalize import identity_keys
 from monitor.store import CommitResult, FetchSuccess, SourceState, Store, migrations, schema
-from monitor.store.rows import ITEM_COLUMNS, item_row, item_values, utc
+from monitor.store.rows import ITEM_COLUMNS, item_values, utc
 from tests.conftest import postgres_url
 
 T0 = datetime(2024, 9, 3, 8, 0, tzinfo=UTC)
@@ -38,6 +38,11 @@ needs_postgres = [
 def values(entry: KeyedItem) -> tuple[object, ...]:
     """``entry``'s row as the source "wire" stored it at T0."""
     return item_values(stored_item(entry), "wire", T0)
+
+
+def item_row(entry: KeyedItem, source: str, now: datetime) -> dict[str, object]:
+    """``entry``'s row as ``source`` stored it at ``now``, by column, for a plain insert."""
+    return dict(zip(ITEM_COLUMNS, item_values(stored_item(entry), source, now), strict=True))
 
 
 @contextmanager

@@ -254,3 +254,13 @@ def test_invalid_css_selector_is_a_validation_error_not_a_fetch_crash(tmp_path: 
         load_settings(config)
     (problem,) = problems_of(exc)
     assert problem.startswith(f"{config}:4:20: sources[0].select.item: invalid CSS selector")
+
+
+def test_the_severities_a_config_accepts_are_those_alerts_are_ranked_by() -> None:
+    from typing import get_args
+
+    from monitor.config.schema import Severity
+    from monitor.model import SEVERITIES
+
+    # written twice, as pydantic's Literal and as the ranking planning uses, least first
+    assert get_args(Severity) == SEVERITIES
